@@ -1,0 +1,10 @@
+"""Top-level URLs: pages, REST API, OpenAPI schema, admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("clinic.api_urls")),
+    path("", include("frontend.urls")),
+]

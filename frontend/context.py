@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def portal(request) -> dict:
+    return {"clinic_name": settings.PORTAL_CLINIC_NAME}
