@@ -1,6 +1,6 @@
-"""Builds synthetic DICOM datasets for tests and demos: any modality, photometric or syntax.
+"""Synthetic DICOM for demos, benchmarks and tests: any modality, photometric or transfer syntax.
 
-Everything a test needs is generated here, so no binary fixture has to be kept.
+Tests, `seed_demo` and `make bench` all generate their data here, so no binary fixture is kept.
 """
 
 from __future__ import annotations
