@@ -1,6 +1,6 @@
 """REST API under /api/: each app contributes its own routes."""
 
-from django.urls import include, path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [

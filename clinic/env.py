@@ -42,7 +42,9 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r} is not a yes/no value (use 1/0, true/false)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = env_raw(name)
     if value is None or value == "":
         return default
@@ -59,5 +61,7 @@ def env_ae_title(name: str, default: str) -> str:
     # PS3.5 6.2: an AE title is 1-16 characters of the default repertoire, no backslash.
     value = env_str(name, default) or default
     if not 1 <= len(value) <= 16 or "\\" in value or not value.isascii() or not value.strip():
-        raise ImproperlyConfigured(f"{name}={value!r} is not a valid AE title (1-16 ASCII characters)")
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a valid AE title (1-16 ASCII characters)"
+        )
     return value

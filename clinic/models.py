@@ -40,7 +40,9 @@ class Owner(models.Model):
 
     last_name = models.CharField(max_length=100, db_index=True)
     first_name = models.CharField(max_length=100, blank=True)
-    organization = models.CharField(max_length=200, blank=True, help_text="Farm, shelter, breeder …")
+    organization = models.CharField(
+        max_length=200, blank=True, help_text="Farm, shelter, breeder …"
+    )
     phone = models.CharField(max_length=40, blank=True, db_index=True)
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
@@ -52,14 +54,14 @@ class Owner(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def get_absolute_url(self) -> str:
+        return reverse("owner-detail", args=[self.pk])
+
     @property
     def display_name(self) -> str:
         if self.first_name:
             return f"{self.first_name} {self.last_name}"
         return self.last_name or self.organization
-
-    def get_absolute_url(self) -> str:
-        return reverse("owner-detail", args=[self.pk])
 
 
 class PatientQuerySet(models.QuerySet):
@@ -84,12 +86,16 @@ class Patient(models.Model):
     # Issuer of Patient ID (0010,0021): IDs are unique only within their issuer.
     issuer = models.CharField("issuer of patient ID", max_length=64, blank=True, default="")
     name = models.CharField("animal name", max_length=100, db_index=True)
-    owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.PROTECT, related_name="patients")
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.PROTECT, related_name="patients"
+    )
     species = models.CharField(max_length=20, choices=Species.choices, default=Species.OTHER)
     species_text = models.CharField("species (as written)", max_length=64, blank=True)
     breed = models.CharField(max_length=64, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True, default=Sex.UNKNOWN)
-    neutered = models.CharField(max_length=10, choices=Neutered.choices, blank=True, default=Neutered.UNKNOWN)
+    neutered = models.CharField(
+        max_length=10, choices=Neutered.choices, blank=True, default=Neutered.UNKNOWN
+    )
     birth_date = models.DateField(null=True, blank=True)
     weight_kg = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     colour = models.CharField("colour / markings", max_length=100, blank=True)
@@ -106,11 +112,16 @@ class Patient(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["issuer", "patient_id"], name="patient_id_unique_per_issuer"),
+            models.UniqueConstraint(
+                fields=["issuer", "patient_id"], name="patient_id_unique_per_issuer"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.patient_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("patient-detail", args=[self.pk])
 
     @property
     def owner_name(self) -> str:
@@ -123,6 +134,3 @@ class Patient(models.Model):
         if self.species == Species.OTHER and self.species_text:
             return self.species_text
         return self.get_species_display()
-
-    def get_absolute_url(self) -> str:
-        return reverse("patient-detail", args=[self.pk])

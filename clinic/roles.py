@@ -31,7 +31,9 @@ def _permissions(codes: list[str]) -> list[Permission]:
     found = []
     for code in codes:
         app_label, codename = code.split(".", 1)
-        found.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+        found.extend(
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        )
     return found
 
 

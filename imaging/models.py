@@ -13,7 +13,9 @@ class Device(models.Model):
 
     name = models.CharField(max_length=100)
     ae_title = models.CharField("AE title", max_length=16, unique=True)
-    host = models.CharField(max_length=255, blank=True, help_text="Expected IP or host name (informative)")
+    host = models.CharField(
+        max_length=255, blank=True, help_text="Expected IP or host name (informative)"
+    )
     modality = models.CharField(max_length=16, blank=True, help_text="CR, DX, US, CT, IO …")
     location = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
@@ -76,14 +78,20 @@ class Study(models.Model):
     study_date = models.DateField(null=True, blank=True)
     study_time = models.TimeField(null=True, blank=True)
     description = models.CharField(max_length=64, blank=True)
-    modalities = models.CharField(max_length=64, blank=True, help_text="Modalities in study, e.g. 'DX' or 'CT\\SR'")
+    modalities = models.CharField(
+        max_length=64, blank=True, help_text="Modalities in study, e.g. 'DX' or 'CT\\SR'"
+    )
     referring_physician = models.CharField(max_length=200, blank=True)
     institution = models.CharField(max_length=64, blank=True)
     sending_ae_title = models.CharField(max_length=16, blank=True)
-    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies"
+    )
     received_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=16, choices=StudyStatus.choices, default=StudyStatus.RECEIVING)
+    status = models.CharField(
+        max_length=16, choices=StudyStatus.choices, default=StudyStatus.RECEIVING
+    )
     series_count = models.PositiveIntegerField(default=0)
     instance_count = models.PositiveIntegerField(default=0)
     size_bytes = models.BigIntegerField(default=0)
@@ -147,12 +155,16 @@ class Instance(models.Model):
     storage_key = models.CharField(max_length=255)
     received_at = models.DateTimeField(default=timezone.now)
     thumbnail_key = models.CharField(max_length=255, blank=True)
-    thumbnail_state = models.CharField(max_length=8, choices=ThumbnailState.choices, default=ThumbnailState.PENDING)
+    thumbnail_state = models.CharField(
+        max_length=8, choices=ThumbnailState.choices, default=ThumbnailState.PENDING
+    )
     thumbnail_error = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["instance_number", "received_at"]
-        indexes = [models.Index(fields=["series", "thumbnail_state"], name="instance_thumb_state_idx")]
+        indexes = [
+            models.Index(fields=["series", "thumbnail_state"], name="instance_thumb_state_idx")
+        ]
 
     def __str__(self) -> str:
         return self.sop_instance_uid
@@ -169,3 +181,6 @@ class StudyEvent(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"

@@ -108,7 +108,9 @@ def make_dataset(
     if station_ae:
         ds.StationName = station_ae
     if pixel_data:
-        _add_pixels(ds, rows=rows, columns=columns, frames=frames, photometric=photometric, bits=bits)
+        _add_pixels(
+            ds, rows=rows, columns=columns, frames=frames, photometric=photometric, bits=bits
+        )
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
@@ -116,7 +118,9 @@ def make_dataset(
     return ds
 
 
-def _add_pixels(ds: Dataset, *, rows: int, columns: int, frames: int, photometric: str, bits: int) -> None:
+def _add_pixels(
+    ds: Dataset, *, rows: int, columns: int, frames: int, photometric: str, bits: int
+) -> None:
     ds.Rows, ds.Columns = rows, columns
     ds.PhotometricInterpretation = photometric
     if photometric in ("RGB", "YBR_FULL"):
@@ -163,9 +167,9 @@ def _add_pixels(ds: Dataset, *, rows: int, columns: int, frames: int, photometri
 def encode(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Dataset:
     """The dataset re-encoded (compressed where the syntax is) in `transfer_syntax`."""
     from pydicom.uid import (
+        JPEG2000,
         DeflatedExplicitVRLittleEndian,
         ExplicitVRBigEndian,
-        JPEG2000,
         JPEG2000Lossless,
         JPEGBaseline8Bit,
         JPEGExtended12Bit,
@@ -176,7 +180,12 @@ def encode(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Datase
     )
 
     ds = copy.deepcopy(ds)
-    if transfer_syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian):
+    if transfer_syntax in (
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+        DeflatedExplicitVRLittleEndian,
+        ExplicitVRBigEndian,
+    ):
         ds.file_meta.TransferSyntaxUID = transfer_syntax
         return ds
     if transfer_syntax in (JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1):
@@ -186,7 +195,13 @@ def encode(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Datase
         kwargs["jls_error"] = 2
     if transfer_syntax == JPEG2000:
         kwargs["j2k_cr"] = [20]
-    if transfer_syntax in (JPEG2000, JPEG2000Lossless, RLELossless, JPEGLSLossless, JPEGLSNearLossless):
+    if transfer_syntax in (
+        JPEG2000,
+        JPEG2000Lossless,
+        RLELossless,
+        JPEGLSLossless,
+        JPEGLSNearLossless,
+    ):
         if transfer_syntax == JPEG2000 and ds.PhotometricInterpretation == "RGB":
             kwargs["use_mct"] = False
         ds.compress(transfer_syntax, **kwargs)
@@ -248,6 +263,12 @@ def study_files(
     series_uid = fields.pop("series_uid", None) or generate_uid()
     paths = []
     for number in range(1, count + 1):
-        ds = make_dataset(modality=modality, study_uid=study_uid, series_uid=series_uid, instance_number=number, **fields)
+        ds = make_dataset(
+            modality=modality,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            instance_number=number,
+            **fields,
+        )
         paths.append(write(ds, directory / f"{number:04d}.dcm"))
     return study_uid, paths
