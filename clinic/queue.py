@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Task
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ class _LocalRunner:
             except Exception:
                 logger.exception("background task %s%r failed", task.name, args)
             finally:
-                close_old_connections()
+                # An idle runner holds no database connection (tests drop their database,
+                # and a PostgreSQL server has a connection limit).
+                connections.close_all()
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clinic",
     "imaging",
     "frontend",
@@ -115,6 +116,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     # Stored DICOM files and thumbnails. Local folder by default; any Django storage backend
     # (an object store) can replace it without touching the code that writes through it.
@@ -137,6 +139,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-thumbnails": {"task": "imaging.tasks.requeue_stalled_thumbnails", "schedule": 300},
+    "complete-idle-studies": {"task": "imaging.tasks.complete_idle_studies", "schedule": 60},
+}
 
 # DICOM listener.
 DICOM_AE_TITLE = env_ae_title("DICOM_AE_TITLE", "VETPORTAL")
@@ -155,8 +161,9 @@ PORTAL_CLINIC_NAME = env_str("PORTAL_CLINIC_NAME", "Veterinary Imaging Portal")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: a request without credentials gets 401 with WWW-Authenticate: Token.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -168,6 +175,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Owners, patients, studies, series, instances and thumbnails.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc come from the portal's own static files: clinics may have no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -187,6 +187,11 @@ def encode(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Datase
         ExplicitVRBigEndian,
     ):
         ds.file_meta.TransferSyntaxUID = transfer_syntax
+        if transfer_syntax == ExplicitVRBigEndian and "PixelData" in ds and ds.BitsAllocated > 8:
+            # OW values are written as given: swap them to big endian here (PS3.5 A.3).
+            dtype = f"<u{ds.BitsAllocated // 8}"
+            ds.PixelData = np.frombuffer(ds.PixelData, dtype=dtype).byteswap().tobytes()
+            ds["PixelData"].VR = "OW"
         return ds
     if transfer_syntax in (JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1):
         return _encode_jpeg_with_pillow(ds, transfer_syntax)

@@ -129,11 +129,12 @@ def test_byte_identical_resend_is_a_success_without_duplicates(dicom_dir):
     assert (study.instance_count, study.series_count) == (1, 1)
 
 
-def test_changed_resend_replaces_and_is_recorded(dicom_dir):
+def test_changed_resend_replaces_and_is_recorded(dicom_dir, django_capture_on_commit_callbacks):
     ds = make_dataset()
     first = instance_receive_file(path=write(ds, dicom_dir / "a.dcm")).instance
     ds.SeriesDescription = "Thorax R LAT (corrected)"
-    second = instance_receive_file(path=write(ds, dicom_dir / "b.dcm"))
+    with django_capture_on_commit_callbacks(execute=True):
+        second = instance_receive_file(path=write(ds, dicom_dir / "b.dcm"))
     assert second.replaced
     replaced = Instance.objects.get()
     assert replaced.sha256 != first.sha256

@@ -1,0 +1,38 @@
+"""Background tasks of the imaging app: thin wrappers that take primary keys and call services."""
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+
+from imaging import ingest, thumbnails
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=240,
+    time_limit=300,
+    # A database that is briefly unreachable is worth another try; bad files are not (they
+    # become placeholders inside the service).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def render_series_thumbnails(series_id: int) -> None:
+    """Render the pending thumbnails of a series. Safe to run twice: done ones are skipped."""
+    try:
+        thumbnails.series_thumbnails_render(series_id=series_id)
+    except SoftTimeLimitExceeded:
+        # What is done is saved; queue a fresh run for what is left.
+        thumbnails.series_thumbnails_request(series_id=series_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def requeue_stalled_thumbnails() -> int:
+    """Periodic: queue again series whose thumbnails stayed pending too long."""
+    return thumbnails.series_thumbnails_requeue_stalled()
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def complete_idle_studies() -> int:
+    """Studies whose sender vanished without releasing its association are complete after a while."""
+    return ingest.studies_complete_idle()
