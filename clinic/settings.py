@@ -140,7 +140,10 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stalled-thumbnails": {"task": "imaging.tasks.requeue_stalled_thumbnails", "schedule": 300},
+    "requeue-stalled-thumbnails": {
+        "task": "imaging.tasks.requeue_stalled_thumbnails",
+        "schedule": 300,
+    },
     "complete-idle-studies": {"task": "imaging.tasks.complete_idle_studies", "schedule": 60},
 }
 

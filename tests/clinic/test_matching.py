@@ -26,7 +26,9 @@ def test_patient_name_is_parsed_tolerantly(raw, responsible, animal, owner):
 
 def test_matches_existing_patient_by_id(db):
     owner = Owner.objects.create(last_name="Smith")
-    rex = Patient.objects.create(patient_id="P-1001", name="Rex", owner=owner, species=Species.CANINE)
+    rex = Patient.objects.create(
+        patient_id="P-1001", name="Rex", owner=owner, species=Species.CANINE
+    )
     ds = make_dataset(patient_id="P-1001", patient_name="Smith^Rex")
     assert patient_match(dataset=ds, fallback_key="1.2.3") == rex
 
@@ -59,7 +61,11 @@ def test_unknown_patient_is_created_unverified_with_veterinary_attributes(db):
     )
     ds.PatientWeight = "5.4"
     patient = patient_match(dataset=ds, fallback_key="1.2.3")
-    assert (patient.name, patient.species, patient.breed) == ("Whiskers", Species.FELINE, "Maine Coon")
+    assert (patient.name, patient.species, patient.breed) == (
+        "Whiskers",
+        Species.FELINE,
+        "Maine Coon",
+    )
     assert (patient.sex, patient.neutered, float(patient.weight_kg)) == ("F", "ALTERED", 5.4)
     assert patient.responsible_person == "Jones"
     assert patient.verified is False
@@ -72,13 +78,19 @@ def test_species_from_code_sequence_when_text_is_missing(db):
     ds = make_dataset(patient_id="C-1", species="")
     del ds.PatientSpeciesDescription
     code = Dataset()
-    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "448771007", "SCT", "Canis lupus familiaris"
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
+        "448771007",
+        "SCT",
+        "Canis lupus familiaris",
+    )
     ds.PatientSpeciesCodeSequence = [code]
     assert patient_match(dataset=ds, fallback_key="x").species == Species.CANINE
 
 
 def test_unrecognised_species_keeps_the_written_text(db):
-    patient = patient_match(dataset=make_dataset(patient_id="X-1", species="Axolotl"), fallback_key="x")
+    patient = patient_match(
+        dataset=make_dataset(patient_id="X-1", species="Axolotl"), fallback_key="x"
+    )
     assert patient.species == Species.OTHER
     assert patient.species_label == "Axolotl"
 

@@ -20,7 +20,12 @@ from pydicom.uid import (
 from clinic.models import Patient
 from imaging import storage
 from imaging.dicom import status
-from imaging.ingest import IngestError, instance_receive_dataset, instance_receive_file, studies_complete
+from imaging.ingest import (
+    IngestError,
+    instance_receive_dataset,
+    instance_receive_file,
+    studies_complete,
+)
 from imaging.models import Instance, Series, Study, StudyEvent, StudyStatus
 from imaging.synthetic import encode, make_dataset, to_bytes, write
 
@@ -87,7 +92,9 @@ def test_study_series_and_counts_follow_the_hierarchy():
             calling_ae="DR",
         )
     instance_receive_dataset(
-        dataset=make_dataset(study_uid=study_uid, series_uid=series_b, series_number=2, modality="CT")
+        dataset=make_dataset(
+            study_uid=study_uid, series_uid=series_b, series_number=2, modality="CT"
+        )
     )
     study = Study.objects.get(study_instance_uid=study_uid)
     assert (study.series_count, study.instance_count) == (2, 3)
@@ -108,7 +115,11 @@ def test_study_lands_under_existing_patient():
 
 @pytest.mark.parametrize(
     ("charset", "name", "expected_owner"),
-    [("ISO_IR 100", "Müller^Bello", "Müller"), ("ISO_IR 192", "Øyen^Ulv", "Øyen"), ("ISO_IR 192", "田中^ポチ", "田中")],
+    [
+        ("ISO_IR 100", "Müller^Bello", "Müller"),
+        ("ISO_IR 192", "Øyen^Ulv", "Øyen"),
+        ("ISO_IR 192", "田中^ポチ", "田中"),
+    ],
 )
 def test_non_ascii_names_are_decoded_by_character_set(charset, name, expected_owner, dicom_dir):
     ds = make_dataset(patient_id="NA-1", patient_name=name, charset=charset, responsible_person="")
@@ -138,7 +149,9 @@ def test_changed_resend_replaces_and_is_recorded(dicom_dir, django_capture_on_co
     assert second.replaced
     replaced = Instance.objects.get()
     assert replaced.sha256 != first.sha256
-    assert pydicom.dcmread(storage.instance_open(replaced.storage_key)).SeriesDescription.endswith("(corrected)")
+    assert pydicom.dcmread(storage.instance_open(replaced.storage_key)).SeriesDescription.endswith(
+        "(corrected)"
+    )
     assert not storage.storage().exists(first.storage_key), "the old version's file is removed"
     assert Study.objects.get().instance_count == 1
     assert StudyEvent.objects.filter(kind="instance_replaced").count() == 1
