@@ -95,3 +95,34 @@ def wait_for_local_tasks(timeout: float = 30.0) -> bool:
     if _runner is None:
         return True
     return _runner.wait_idle(timeout)
+
+
+def start_local_beat() -> threading.Thread | None:
+    """In embedded mode, run CELERY_BEAT_SCHEDULE's tasks on the local runner at their intervals.
+
+    The DICOM listener (the one long-running process besides the web server) calls this, so
+    periodic work happens without Celery beat. With a broker it does nothing: beat runs it.
+    """
+    if settings.CELERY_BROKER_URL or not settings.CELERY_BEAT_SCHEDULE:
+        return None
+    from celery import current_app
+
+    current_app.loader.import_default_modules()  # autodiscovers every app's tasks
+    entries = [
+        (current_app.tasks[entry["task"]], float(entry["schedule"]))
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    ]
+
+    def beat() -> None:
+        due = {task.name: time.monotonic() + interval for task, interval in entries}
+        while True:
+            now = time.monotonic()
+            for task, interval in entries:
+                if now >= due[task.name]:
+                    _local_runner().submit(task, (), 0.0)
+                    due[task.name] = now + interval
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=beat, name="portal-local-beat", daemon=True)
+    thread.start()
+    return thread

@@ -41,6 +41,8 @@ def _isolated_storage(settings, tmp_path):
         },
     }
     settings.DICOM_MIN_FREE_BYTES = 0
+    # Password hashing is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield location
 
 
