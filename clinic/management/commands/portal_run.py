@@ -20,7 +20,9 @@ class Command(BaseCommand):
     help = "Set up and run the web server, the DICOM listener and (with REDIS_URL) a Celery worker."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--skip-setup", action="store_true", help="Do not migrate or create the administrator.")
+        parser.add_argument(
+            "--skip-setup", action="store_true", help="Do not migrate or create the administrator."
+        )
 
     def handle(self, *args, **options) -> None:
         if not options["skip_setup"]:
@@ -39,7 +41,17 @@ class Command(BaseCommand):
             "dicom": [python, "manage.py", "dicomlistener"],
         }  # fmt: skip
         if settings.CELERY_BROKER_URL:
-            parts["worker"] = [python, "-m", "celery", "-A", "clinic", "worker", "--beat", "--loglevel", "INFO"]
+            parts["worker"] = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "clinic",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+            ]
         children: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -64,7 +76,9 @@ class Command(BaseCommand):
         while not stopping:
             for name, child in children.items():
                 if child.poll() is not None:
-                    self.stderr.write(f"{name} stopped (exit {child.returncode}); stopping the portal.")
+                    self.stderr.write(
+                        f"{name} stopped (exit {child.returncode}); stopping the portal."
+                    )
                     exit_code = child.returncode or 1
                     stopping = True
             time.sleep(0.2)

@@ -34,4 +34,6 @@ class Command(BaseCommand):
                 )
             )
         else:
-            self.stdout.write(f"Created administrator '{username}' with the password from PORTAL_ADMIN_PASSWORD.")
+            self.stdout.write(
+                f"Created administrator '{username}' with the password from PORTAL_ADMIN_PASSWORD."
+            )
