@@ -38,3 +38,12 @@ def instance_thumb(instance: Instance, size: str = "") -> dict:
 def modalities(value: str) -> str:
     """Modalities in Study is multi-valued with a backslash separator: show "CT, SR"."""
     return ", ".join(part for part in (value or "").split("\\") if part)
+
+
+@register.filter
+def person_name(value: str) -> str:
+    """A DICOM Person Name (`Family^Given^Middle^Prefix^Suffix`) as people write it: "Dr Anna Vet"."""
+    if not value or "^" not in value:
+        return value
+    family, given, middle, prefix, suffix = ([*value.split("=")[0].split("^"), "", "", "", ""])[:5]
+    return " ".join(part for part in (prefix, given, middle, family, suffix) if part.strip())
