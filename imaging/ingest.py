@@ -9,7 +9,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from pydicom import Dataset, dcmread, dcmwrite
 from pydicom.errors import InvalidDicomError
 
 from clinic.matching import patient_match
-from imaging import storage
+from imaging import storage, thumbnails
 from imaging.dicom import status
 from imaging.models import Device, Instance, Series, Study, StudyEvent, StudyStatus, ThumbnailState
 
@@ -37,6 +37,20 @@ class IngestError(Exception):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+@dataclass
+class IngestCache:
+    """Study and series rows one association already found or made, so a 500-slice series
+    costs one lookup of each, not 500. Filled only after a commit, so it never holds a row
+    that was rolled back."""
+
+    studies: dict[str, Study] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.studies.clear()
+        self.series.clear()
 
 
 @dataclass(frozen=True)
@@ -122,8 +136,12 @@ def instance_receive_dataset(*, dataset: Dataset, calling_ae: str = "") -> Recei
     return instance_receive_file(path=path, calling_ae=calling_ae)
 
 
-def instance_receive_file(*, path: Path, calling_ae: str = "") -> Received:
-    """Store and index the Part-10 file at `path` (consumed). Raises IngestError for bad input."""
+def instance_receive_file(
+    *, path: Path, calling_ae: str = "", cache: IngestCache | None = None
+) -> Received:
+    """Store and index the Part-10 file at `path` (consumed). Raises IngestError for bad input.
+
+    `cache` lets one association's instances share their study and series lookups."""
     path = Path(path)
     try:
         ds = _read_header(path)
@@ -144,37 +162,48 @@ def instance_receive_file(*, path: Path, calling_ae: str = "") -> Received:
             transfer_syntax=transfer_syntax,
             sha256=sha256,
             size=size,
+            cache=cache if cache is not None else IngestCache(),
         )
     finally:
         path.unlink(missing_ok=True)
     return received
 
 
-def _index(*, ds, path, calling_ae, uids, transfer_syntax, sha256, size) -> Received:
+def _index(*, ds, path, calling_ae, uids, transfer_syntax, sha256, size, cache) -> Received:
     study_uid, series_uid, sop_uid, sop_class = uids
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _index_once(
+                received, study, series = _index_once(
                     ds=ds, path=path, calling_ae=calling_ae, uids=uids,
-                    transfer_syntax=transfer_syntax, sha256=sha256, size=size,
+                    transfer_syntax=transfer_syntax, sha256=sha256, size=size, cache=cache,
                 )  # fmt: skip
         except IntegrityError:
-            # A concurrent association created the same study, series or instance first: retry
-            # and find its row. Three tries is plenty; more means something else is wrong.
+            # A concurrent association created the same study, series or instance first (or a
+            # cached row was deleted): retry from the database. More than three tries means
+            # something else is wrong.
+            cache.clear()
             if attempt == 2:
                 raise
+            continue
+        cache.studies[study_uid] = study
+        cache.series[series_uid] = series
+        return received
     raise AssertionError("unreachable")
 
 
-def _index_once(*, ds, path, calling_ae, uids, transfer_syntax, sha256, size) -> Received:
+def _index_once(*, ds, path, calling_ae, uids, transfer_syntax, sha256, size, cache):
     study_uid, series_uid, sop_uid, sop_class = uids
     now = timezone.now()
-    study, study_created = _study_for(ds, study_uid=study_uid, calling_ae=calling_ae, now=now)
-    series, series_created = _series_for(ds, study=study, series_uid=series_uid, now=now)
+    study, study_created = _study_for(
+        ds, study_uid=study_uid, calling_ae=calling_ae, now=now, cached=cache.studies.get(study_uid)
+    )
+    series, series_created = _series_for(
+        ds, study=study, series_uid=series_uid, now=now, cached=cache.series.get(series_uid)
+    )
     existing = Instance.objects.select_for_update().filter(sop_instance_uid=sop_uid).first()
     if existing and existing.sha256 == sha256:
-        return Received(instance=existing, created=False, duplicate=True)
+        return Received(instance=existing, created=False, duplicate=True), study, series
 
     key = storage.instance_key(
         study_uid=study_uid, series_uid=series_uid, sop_uid=sop_uid, sha256=sha256
@@ -208,11 +237,12 @@ def _index_once(*, ds, path, calling_ae, uids, transfer_syntax, sha256, size) ->
             updated_at=now,
             status=StudyStatus.RECEIVING,
         )
-    _thumbnails_request(series.pk)
+    thumbnails.series_thumbnails_request(series_id=series.pk)
     if study_created:
         study_id = study.pk
         transaction.on_commit(lambda: study_arrived.send(sender=Study, study_id=study_id))
-    return Received(instance=instance, created=existing is None, replaced=existing is not None)
+    received = Received(instance=instance, created=existing is None, replaced=existing is not None)
+    return received, study, series
 
 
 def _replace(existing: Instance, *, fields: dict, study: Study, now) -> Instance:
@@ -240,8 +270,10 @@ def _replace(existing: Instance, *, fields: dict, study: Study, now) -> Instance
     return existing
 
 
-def _study_for(ds: Dataset, *, study_uid: str, calling_ae: str, now) -> tuple[Study, bool]:
-    study = Study.objects.filter(study_instance_uid=study_uid).first()
+def _study_for(
+    ds: Dataset, *, study_uid: str, calling_ae: str, now, cached: Study | None
+) -> tuple[Study, bool]:
+    study = cached or Study.objects.filter(study_instance_uid=study_uid).first()
     modality = _str(ds, "Modality", 16)
     if study:
         if modality and modality not in study.modalities.split("\\"):
@@ -268,8 +300,10 @@ def _study_for(ds: Dataset, *, study_uid: str, calling_ae: str, now) -> tuple[St
     return study, True
 
 
-def _series_for(ds: Dataset, *, study: Study, series_uid: str, now) -> tuple[Series, bool]:
-    series = Series.objects.filter(series_instance_uid=series_uid).first()
+def _series_for(
+    ds: Dataset, *, study: Study, series_uid: str, now, cached: Series | None
+) -> tuple[Series, bool]:
+    series = cached or Series.objects.filter(series_instance_uid=series_uid).first()
     if series:
         return series, False
     series = Series.objects.create(
@@ -287,25 +321,21 @@ def _series_for(ds: Dataset, *, study: Study, series_uid: str, now) -> tuple[Ser
     return series, True
 
 
-def _thumbnails_request(series_id: int) -> None:
-    from imaging.thumbnails import series_thumbnails_request
-
-    series_thumbnails_request(series_id=series_id)
-
-
 def studies_complete(*, study_ids: Iterable[int]) -> int:
     """The sender released (or lost) its association: its studies are complete until more arrives."""
     ids = list(study_ids)
     if not ids:
         return 0
-    return Study.objects.filter(pk__in=ids, status=StudyStatus.RECEIVING).update(
-        status=StudyStatus.COMPLETE, updated_at=timezone.now()
-    )
+    with transaction.atomic():
+        completed = Study.objects.filter(pk__in=ids, status=StudyStatus.RECEIVING).update(
+            status=StudyStatus.COMPLETE, updated_at=timezone.now()
+        )
+        thumbnails.study_thumbnails_request(study_ids=ids)
+    return completed
 
 
 def studies_complete_idle(*, idle_seconds: int = 300) -> int:
     """Studies still 'receiving' with nothing new for a while (a sender that vanished) are complete."""
     cutoff = timezone.now() - timezone.timedelta(seconds=idle_seconds)
-    return Study.objects.filter(status=StudyStatus.RECEIVING, updated_at__lt=cutoff).update(
-        status=StudyStatus.COMPLETE
-    )
+    idle = Study.objects.filter(status=StudyStatus.RECEIVING, updated_at__lt=cutoff)
+    return studies_complete(study_ids=idle.values_list("pk", flat=True))

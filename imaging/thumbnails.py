@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from clinic import queue
 from imaging import render, storage
-from imaging.models import Instance, Series, ThumbnailState
+from imaging.models import Instance, Series, StudyStatus, ThumbnailState
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ def series_thumbnails_render(*, series_id: int, budget_seconds: float = RUN_BUDG
     pending = list(series.instances.filter(thumbnail_state=ThumbnailState.PENDING).order_by("pk"))
     # The representative first, so the series shows a picture as early as possible.
     pending.sort(key=lambda instance: instance.pk != representative_id)
+    if series.study.status == StudyStatus.RECEIVING:
+        # While images still arrive, draw only the series' picture: rendering every slice now
+        # would take CPU from receiving. The rest follow when the study completes.
+        pending = pending[:1]
     deadline = time.monotonic() + budget_seconds
     for number, instance in enumerate(pending):
         if number and time.monotonic() > deadline:
@@ -111,6 +115,17 @@ def series_thumbnail_update(*, series: Series) -> None:
     storage.thumbnail_save(key, png)
     Series.objects.filter(pk=series.pk).exclude(thumbnail_key=key).update(thumbnail_key=key)
     series.thumbnail_key = key
+
+
+def study_thumbnails_request(*, study_ids: list[int]) -> None:
+    """Queue renders for every series of these studies that still has pending thumbnails."""
+    series_ids = set(
+        Instance.objects.filter(
+            series__study_id__in=study_ids, thumbnail_state=ThumbnailState.PENDING
+        ).values_list("series_id", flat=True)
+    )
+    for series_id in series_ids:
+        series_thumbnails_request(series_id=series_id)
 
 
 def series_thumbnails_requeue_stalled(*, older_than: timedelta = timedelta(minutes=10)) -> int:

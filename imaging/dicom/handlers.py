@@ -40,6 +40,7 @@ class _Session:
     study_ids: set[int] = field(default_factory=set)
     stored: int = 0
     failed: int = 0
+    cache: ingest.IngestCache = field(default_factory=ingest.IngestCache)
 
 
 # Keyed weakly by association, so a session whose association vanished without a release or
@@ -170,7 +171,7 @@ def handle_store(event: Event, min_free_bytes: int) -> int:
             )
             return _failed(session, status.OUT_OF_RESOURCES)
         received = ingest.instance_receive_file(
-            path=event.dataset_path, calling_ae=session.calling_ae
+            path=event.dataset_path, calling_ae=session.calling_ae, cache=session.cache
         )
         session.study_ids.add(received.instance.series.study_id)
     except ingest.IngestError as exc:

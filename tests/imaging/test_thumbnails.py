@@ -11,20 +11,25 @@ from pydicom.uid import JPEG2000Lossless, RLELossless, generate_uid
 
 from clinic import queue
 from imaging import storage, thumbnails
-from imaging.ingest import instance_receive_dataset
-from imaging.models import Instance, Series, ThumbnailState
+from imaging.ingest import instance_receive_dataset, studies_complete
+from imaging.models import Instance, Series, Study, StudyStatus, ThumbnailState
 from imaging.synthetic import encode, make_dataset
 
 
-def _arrive(numbers=(1, 2, 3), *, series_uid=None, study_uid=None, **fields) -> Series:
-    """Instances of one series through ingest, as the listener would store them."""
+def _arrive(
+    numbers=(1, 2, 3), *, series_uid=None, study_uid=None, released=True, **fields
+) -> Series:
+    """Instances of one series through ingest, as the listener would store them; `released`:
+    the sender then released its association, so the study is complete."""
     study_uid = study_uid or generate_uid()
     series_uid = series_uid or generate_uid()
     for number in numbers:
         ds = make_dataset(
             study_uid=study_uid, series_uid=series_uid, instance_number=number, **fields
         )
-        instance_receive_dataset(dataset=ds, calling_ae="DR_ROOM1")
+        received = instance_receive_dataset(dataset=ds, calling_ae="DR_ROOM1")
+    if released:
+        studies_complete(study_ids=[received.instance.series.study_id])
     return Series.objects.get(series_instance_uid=series_uid)
 
 
@@ -115,6 +120,7 @@ def test_a_broken_file_fails_alone_with_a_placeholder():
     )
     broken.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 400])  # a codestream gone bad
     instance_receive_dataset(dataset=broken)
+    studies_complete(study_ids=[series.study_id])
 
     thumbnails.series_thumbnails_render(series_id=series.pk)
 
@@ -228,3 +234,27 @@ def test_embedded_mode_renders_in_process(settings):
     assert set(series.instances.values_list("thumbnail_state", flat=True)) == {ThumbnailState.DONE}
     assert series.thumbnail_key and _image(series.thumbnail_key).size == (64, 64)
     assert not series.thumbnail_render_queued
+
+
+@pytest.mark.django_db
+def test_while_a_study_is_receiving_only_the_series_picture_is_drawn(
+    django_capture_on_commit_callbacks,
+):
+    series = _arrive((1, 2, 3, 4, 5), released=False)
+    assert series.study.status == StudyStatus.RECEIVING
+
+    thumbnails.series_thumbnails_render(series_id=series.pk)
+
+    states = dict(series.instances.values_list("instance_number", "thumbnail_state"))
+    assert states[3] == ThumbnailState.DONE  # the middle one: the series' picture
+    assert list(states.values()).count(ThumbnailState.DONE) == 1
+    series.refresh_from_db()
+    assert series.thumbnail_key
+
+    # The sender releases: the study completes and the rest are queued and drawn.
+    with django_capture_on_commit_callbacks() as queued:
+        studies_complete(study_ids=[series.study_id])
+    assert len(queued) == 1
+    assert Study.objects.get(pk=series.study_id).status == StudyStatus.COMPLETE
+    thumbnails.series_thumbnails_render(series_id=series.pk)
+    assert set(series.instances.values_list("thumbnail_state", flat=True)) == {ThumbnailState.DONE}
