@@ -75,9 +75,9 @@ def thumbnail_for(file_or_path: str | os.PathLike | BinaryIO, *, size: int = 256
     try:
         if isinstance(file_or_path, str | os.PathLike):
             with open(file_or_path, "rb") as handle:
-                image, aspect = _render_file(handle)
+                image, aspect = _render_file(handle, max_size=2 * size)
         else:
-            image, aspect = _render_file(file_or_path)
+            image, aspect = _render_file(file_or_path, max_size=2 * size)
     except NoImage as exc:
         return Thumbnail(png=placeholder(str(exc), size=size))
     except RenderError as exc:
@@ -115,8 +115,12 @@ def placeholder(reason: str, *, size: int = 256) -> bytes:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _render_file(handle: BinaryIO) -> tuple[Image.Image, float]:
-    """The representative frame and its pixel aspect; only that frame is read and decoded."""
+def _render_file(handle: BinaryIO, *, max_size: int | None = None) -> tuple[Image.Image, float]:
+    """The representative frame and its pixel aspect; only that frame is read and decoded.
+
+    With `max_size`, pixels are decimated to no less than that before the LUT and window
+    arithmetic, so a 3000×2500 radiograph costs a thumbnail's worth of float work and memory.
+    """
     try:
         handle.seek(0)
         header = dcmread(handle, stop_before_pixels=True)
@@ -140,6 +144,10 @@ def _render_file(handle: BinaryIO) -> tuple[Image.Image, float]:
         raise _missing_pixels(header) from exc
     except Exception as exc:
         raise RenderError(_decode_failure(tsyntax)) from exc
+    if max_size and arr.ndim in (2, 3):
+        step = max(1, max(arr.shape[0], arr.shape[1]) // max_size)
+        if step > 1:
+            arr = np.ascontiguousarray(arr[::step, ::step])
     return _to_image(arr, header, index=index, window=None), _pixel_aspect(header)
 
 

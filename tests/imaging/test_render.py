@@ -384,3 +384,13 @@ def test_placeholder_is_a_legible_grey_tile():
     pixels = _pixels(tile.convert("L"))
     assert np.median(pixels) < 100  # grey background
     assert pixels.max() > 200  # with light text on it
+
+
+def test_a_large_radiograph_thumbnail_keeps_aspect_and_content():
+    # Decimated before windowing; the picture must still be the whole image, the right way up.
+    ds = synthetic.make_dataset(rows=1500, columns=2000)
+    png = render.render_thumbnail(io.BytesIO(synthetic.to_bytes(ds)))
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (256, 192)
+    assert image.getpixel((128, 96)) > image.getpixel((4, 4)) + 40  # the bright disc is centred
+    assert image.getpixel((250, 186)) > image.getpixel((4, 4))  # the ramp rises to the far corner
