@@ -23,7 +23,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from clinic import queue
 from imaging import storage
-from imaging.dicom import handlers
+from imaging.dicom import handlers, services
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,14 @@ def build_ae(*, ae_title: str, max_pdu: int, max_associations: int | None = None
     ae.add_supported_context(Verification)
     for context in AllStoragePresentationContexts:
         ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
+    for service in services.registered_services():
+        for sop_class in service.sop_classes:
+            ae.add_supported_context(
+                sop_class,
+                service.transfer_syntaxes,
+                scu_role=service.scu_role or None,
+                scp_role=True if service.scu_role else None,
+            )
     return ae
 
 
@@ -102,6 +110,8 @@ def event_handlers(*, require_known_devices: bool, min_free_bytes: int) -> list:
         (evt.EVT_C_STORE, handlers.handle_store, [min_free_bytes]),
         (evt.EVT_RELEASED, handlers.handle_association_ended),
         (evt.EVT_ABORTED, handlers.handle_association_ended),
+        # Worklist, MPPS, storage commitment reports …: registered by the apps that own them.
+        *(handler for service in services.registered_services() for handler in service.handlers),
     ]
 
 

@@ -1,0 +1,59 @@
+"""Services registered by higher apps are offered by the listener."""
+
+import pytest
+from pydicom import Dataset
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
+
+from imaging.dicom import services
+from tests.dicom_server import running_listener
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _one_worklist_item(event):
+    item = Dataset()
+    item.PatientName = "Smith^Rex"
+    yield 0xFF00, item
+
+
+@pytest.fixture
+def worklist_service(monkeypatch):
+    monkeypatch.setattr(services, "_registry", {})
+    services.service_register(
+        services.Service(
+            name="test-worklist",
+            sop_classes=[ModalityWorklistInformationFind],
+            handlers=[(evt.EVT_C_FIND, _one_worklist_item)],
+        )
+    )
+
+
+def test_a_registered_service_is_negotiated_and_served(worklist_service):
+    with running_listener() as (host, port, ae_title):
+        scu = AE(ae_title="CONSOLE")
+        scu.add_requested_context(ModalityWorklistInformationFind)
+        assoc = scu.associate(host, port, ae_title=ae_title)
+        assert assoc.is_established
+        query = Dataset()
+        query.PatientName = "*"
+        responses = list(assoc.send_c_find(query, ModalityWorklistInformationFind))
+        assoc.release()
+    pending = [identifier for status, identifier in responses if status.Status == 0xFF00]
+    assert [str(item.PatientName) for item in pending] == ["Smith^Rex"]
+
+
+def test_without_registration_the_worklist_is_not_offered(monkeypatch):
+    monkeypatch.setattr(services, "_registry", {})
+    with running_listener() as (host, port, ae_title):
+        scu = AE(ae_title="CONSOLE")
+        scu.add_requested_context(Verification)
+        scu.add_requested_context(ModalityWorklistInformationFind)
+        assoc = scu.associate(host, port, ae_title=ae_title)
+        assert assoc.is_established  # Verification/storage are still there to negotiate
+        assert not [
+            c
+            for c in assoc.accepted_contexts
+            if c.abstract_syntax == ModalityWorklistInformationFind
+        ]
+        assoc.release()
