@@ -16,11 +16,15 @@ _CLINIC_RECORDS = [
     "clinic.view_patient", "clinic.add_patient", "clinic.change_patient",
 ]  # fmt: skip
 _IMAGING_READ = ["imaging.view_study", "imaging.view_device"]
+_SCHEDULING = [
+    "worklist.view_procedure", "worklist.view_order", "worklist.add_order", "worklist.change_order",
+    "imaging.view_device",
+]  # fmt: skip
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    FRONT_DESK: _CLINIC_RECORDS,
-    TECHNICIAN: _CLINIC_RECORDS + _IMAGING_READ + ["imaging.change_study"],
-    VETERINARIAN: _CLINIC_RECORDS + _IMAGING_READ + ["imaging.change_study"],
+    FRONT_DESK: _CLINIC_RECORDS + _SCHEDULING,
+    TECHNICIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + ["imaging.change_study"],
+    VETERINARIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + ["imaging.change_study"],
     ADMINISTRATOR: ["*"],
 }
 
