@@ -14,7 +14,7 @@ from django.db import connection
 from pydicom.uid import generate_uid
 
 from imaging import storage
-from imaging.ingest import instance_receive_dataset
+from imaging.ingest import instance_receive_dataset, studies_complete
 from imaging.models import Series, ThumbnailState
 from imaging.synthetic import make_dataset
 from tests.conftest import require
@@ -86,6 +86,8 @@ def test_a_worker_renders_the_thumbnails_of_an_arriving_study(celery_worker):
         ds = make_dataset(study_uid=study_uid, series_uid=series_uid, instance_number=number)
         instance_receive_dataset(dataset=ds, calling_ae="DR_ROOM1")
     series = Series.objects.get(series_instance_uid=series_uid)
+    # The sender releases its association: the study completes and every slice is drawn.
+    studies_complete(study_ids=[series.study_id])
 
     deadline = time.monotonic() + DEADLINE_SECONDS
     while True:
