@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -28,18 +28,6 @@ def _record_update(record: Model, data: dict[str, Any]) -> None:
     record.save(update_fields=list(data))
 
 
-def _owners_matching(owners: QuerySet[Owner], text: str) -> QuerySet[Owner]:
-    text = text.strip()
-    if not text:
-        return owners
-    return owners.filter(
-        Q(last_name__icontains=text)
-        | Q(first_name__icontains=text)
-        | Q(organization__icontains=text)
-        | Q(phone__icontains=text)
-    )
-
-
 class OwnerListApi(generics.ListAPIView):
     """Owners (the clinic's clients) by name; front desk adds new ones."""
 
@@ -49,7 +37,7 @@ class OwnerListApi(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Owner]:
         filters = validated_query(OwnerFilterSerializer, self.request)
-        return _owners_matching(Owner.objects.all(), filters.get("q", ""))
+        return Owner.objects.search(filters.get("q", ""))
 
     @extend_schema(parameters=[OwnerFilterSerializer])
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -35,6 +35,19 @@ class Neutered(models.TextChoices):
     UNKNOWN = "", "Unknown"
 
 
+class OwnerQuerySet(models.QuerySet):
+    def search(self, text: str) -> "OwnerQuerySet":
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(
+            Q(last_name__icontains=text)
+            | Q(first_name__icontains=text)
+            | Q(organization__icontains=text)
+            | Q(phone__icontains=text)
+        )
+
+
 class Owner(models.Model):
     """A client of the clinic: the responsible party for one or more patients."""
 
@@ -47,6 +60,8 @@ class Owner(models.Model):
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnerQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name"]
