@@ -1,4 +1,6 @@
-"""`python -m bench ingest [--ct-slices N] [--dr-images N] [--skip-orthanc]` (also `make bench`).
+"""`python -m bench ingest [--ct-slices N] [--dr-images N] [--skip-orthanc]` (also `make bench`),
+`python -m bench worklist [--orders N] [--stations N] [--repeat N]`,
+`python -m bench send [--ct-slices N]`.
 
 Runs on the embedded defaults, or on PostgreSQL and Celery when DATABASE_URL / REDIS_URL are
 set: the run creates and drops a database of its own on that PostgreSQL server, but uses the
@@ -48,7 +50,33 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument(
         "--keep", action="store_true", help="keep the run's temporary folder (logs, stored files)"
     )
+    worklist = commands.add_parser(
+        "worklist",
+        help="Modality Worklist C-FIND times with thousands of booked orders; prints the figures",
+    )
+    worklist.add_argument("--orders", type=_count, default=5000, help="orders (default 5000)")
+    worklist.add_argument("--stations", type=_count, default=10, help="stations (default 10)")
+    worklist.add_argument("--repeat", type=_count, default=50, help="queries each (default 50)")
+    send = commands.add_parser(
+        "send",
+        help="the portal's send next to storescu, to Orthanc and storescp; prints the figures",
+    )
+    send.add_argument("--ct-slices", type=_count, default=500, help="slices (default 500)")
+    send.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
+    send.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
     args = parser.parse_args(argv)
+    if args.benchmark == "send":
+        from bench import send as send_benchmark
+
+        return send_benchmark.run(
+            slices=max(args.ct_slices, 1), data_dir=args.data_dir, keep=args.keep
+        )
+    if args.benchmark == "worklist":
+        from bench import worklist as worklist_benchmark
+
+        return worklist_benchmark.run(
+            orders=args.orders, stations=max(args.stations, 1), repeat=max(args.repeat, 1)
+        )
     return run_ingest(args)
 
 

@@ -38,7 +38,7 @@ def orthanc_version() -> str:
 class Orthanc:
     """Orthanc with a throw-away storage, fsync on (SyncStorageArea), no plugins, loopback only."""
 
-    def __init__(self, procs: Processes, work_dir: Path) -> None:
+    def __init__(self, procs: Processes, work_dir: Path, extra_config: dict | None = None) -> None:
         self.dicom_port = free_port()
         self.http_port = free_port()
         storage = work_dir / "orthanc-storage"
@@ -57,6 +57,7 @@ class Orthanc:
             "SyncStorageArea": True,
             "StorageCompression": False,
         }
+        config.update(extra_config or {})  # e.g. DicomModalities, DicomCheckCalledAet in tests
         config_path = work_dir / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2))
         executable = ORTHANC if Path(ORTHANC).exists() else "Orthanc"

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import api as clinic_api
 from imaging import api as imaging_api
+from imaging import send_api
+from worklist import api as worklist_api
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -50,4 +52,30 @@ urlpatterns = [
         imaging_api.InstanceThumbnailApi.as_view(),
         name="api-instance-thumbnail",
     ),
+    # worklist
+    path("procedures/", worklist_api.ProcedureListApi.as_view(), name="api-procedures"),
+    path("procedures/<int:pk>/", worklist_api.ProcedureDetailApi.as_view(), name="api-procedure"),
+    path("orders/", worklist_api.OrderListApi.as_view(), name="api-orders"),
+    path("orders/<int:pk>/", worklist_api.OrderDetailApi.as_view(), name="api-order"),
+    path("orders/<int:pk>/cancel", worklist_api.OrderCancelApi.as_view(), name="api-order-cancel"),
+    path(
+        "orders/<int:pk>/file-under-patient",
+        worklist_api.OrderFilePatientApi.as_view(),
+        name="api-order-file-under-patient",
+    ),
+]
+
+# imaging: destinations and sends
+urlpatterns += [
+    path("destinations/", send_api.DestinationListApi.as_view(), name="api-destinations"),
+    path("destinations/<int:pk>/", send_api.DestinationDetailApi.as_view(), name="api-destination"),
+    path(
+        "destinations/<int:pk>/echo",
+        send_api.DestinationEchoApi.as_view(),
+        name="api-destination-echo",
+    ),
+    path("sends/", send_api.SendJobListApi.as_view(), name="api-sends"),
+    path("sends/<int:pk>/", send_api.SendJobDetailApi.as_view(), name="api-send"),
+    path("sends/<int:pk>/cancel", send_api.SendJobCancelApi.as_view(), name="api-send-cancel"),
+    path("sends/<int:pk>/resume", send_api.SendJobResumeApi.as_view(), name="api-send-resume"),
 ]

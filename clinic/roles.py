@@ -16,6 +16,11 @@ _CLINIC_RECORDS = [
     "clinic.view_patient", "clinic.add_patient", "clinic.change_patient",
 ]  # fmt: skip
 _IMAGING_READ = ["imaging.view_study", "imaging.view_device"]
+# Fixing studies and sending them on (to a PACS, an archive, a specialist).
+_STUDY_WORK = [
+    "imaging.change_study",
+    "imaging.view_sendjob", "imaging.add_sendjob", "imaging.change_sendjob",
+]  # fmt: skip
 _SCHEDULING = [
     "worklist.view_procedure", "worklist.view_order", "worklist.add_order", "worklist.change_order",
     "imaging.view_device",
@@ -23,8 +28,8 @@ _SCHEDULING = [
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     FRONT_DESK: _CLINIC_RECORDS + _SCHEDULING,
-    TECHNICIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + ["imaging.change_study"],
-    VETERINARIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + ["imaging.change_study"],
+    TECHNICIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK,
+    VETERINARIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK,
     ADMINISTRATOR: ["*"],
 }
 

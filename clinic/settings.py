@@ -1,9 +1,11 @@
 """Settings of the portal, read from the environment only (see README, "Configuration")."""
 
+import datetime
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from clinic.env import env_ae_title, env_bool, env_int, env_str
 
@@ -160,6 +162,18 @@ DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 32, minimum=1, maximu
 # A fresh disk check before each store: below this many free bytes we answer "out of resources".
 DICOM_MIN_FREE_BYTES = env_int("DICOM_MIN_FREE_BYTES", 256 * 1024 * 1024, minimum=0)
 
+# Accession numbers the portal assigns to booked exams: a str.format pattern with `{date}` (the
+# booking day) and `{seq}` (its number that day). PS3.5: at most 16 characters.
+WORKLIST_ACCESSION_FORMAT = env_str("WORKLIST_ACCESSION_FORMAT", "A{date:%y%m%d}{seq:04d}")
+try:
+    _sample_accession = WORKLIST_ACCESSION_FORMAT.format(date=datetime.date(2026, 12, 31), seq=9999)
+except (KeyError, ValueError, IndexError) as exc:
+    raise ImproperlyConfigured(f"WORKLIST_ACCESSION_FORMAT is not a valid pattern: {exc}") from exc
+if len(_sample_accession) > 16:
+    raise ImproperlyConfigured(
+        "WORKLIST_ACCESSION_FORMAT makes accession numbers over 16 characters"
+    )
+
 PORTAL_HTTP_PORT = env_int("PORTAL_HTTP_PORT", 8000, minimum=1, maximum=65535)
 PORTAL_CLINIC_NAME = env_str("PORTAL_CLINIC_NAME", "Veterinary Imaging Portal")
 
@@ -176,7 +190,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Veterinary Imaging Portal API",
-    "DESCRIPTION": "Owners, patients, studies, series, instances and thumbnails.",
+    "DESCRIPTION": "Owners, patients, studies, series, instances, thumbnails, procedures and orders.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and ReDoc come from the portal's own static files: clinics may have no internet.
@@ -200,4 +214,26 @@ LOGGING = {
         name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
         for name in ("clinic", "imaging", "frontend", "celery")
     },
+}
+
+# Sends to DICOM destinations (imaging/send.py): retries of transient failures back off
+# exponentially from SEND_RETRY_BASE_SECONDS up to SEND_RETRY_MAX_SECONDS, SEND_MAX_ATTEMPTS in
+# all; a destination's storage commitment report is awaited SEND_COMMITMENT_TIMEOUT_SECONDS
+# before the send is checked by C-FIND (or left "sent, unconfirmed").
+SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 6, minimum=1, maximum=100)
+SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 10, minimum=1, maximum=3600)
+SEND_RETRY_MAX_SECONDS = env_int("SEND_RETRY_MAX_SECONDS", 1800, minimum=1, maximum=86400)
+SEND_COMMITMENT_TIMEOUT_SECONDS = env_int(
+    "SEND_COMMITMENT_TIMEOUT_SECONDS", 300, minimum=1, maximum=86400
+)
+# A send whose worker has not reported progress for this long lost its worker (killed, or its
+# machine gone): another worker takes it over and sends what was not yet recorded as sent.
+SEND_STALE_SECONDS = env_int("SEND_STALE_SECONDS", 120, minimum=5, maximum=86400)
+CELERY_BEAT_SCHEDULE["requeue-due-sends"] = {
+    "task": "imaging.tasks.requeue_due_sends",
+    "schedule": 60,
+}
+CELERY_BEAT_SCHEDULE["route-quiet-studies"] = {
+    "task": "imaging.tasks.route_quiet_studies",
+    "schedule": 30,
 }

@@ -87,6 +87,10 @@ def _arrivals_rows(request: HttpRequest) -> tuple[str, ArrivalsFilter, ArrivalsF
         status=filters.status,
         q=filters.search,
     )
+    # The order each study was matched to, with what its completeness needs.
+    arrived = arrived.select_related("order__procedure", "order__patient").prefetch_related(
+        "order__procedure__views"
+    )
     found = list(arrived[: ARRIVALS_LIMIT + 1])
     today = timezone.localdate()
     context = {

@@ -184,3 +184,208 @@ class StudyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+# --- Destinations and sends -------------------------------------------------------------
+
+
+class DestinationKind(models.TextChoices):
+    PACS = "pacs", "PACS"
+    ARCHIVE = "archive", "Archive"
+    SPECIALIST = "specialist", "Specialist"
+
+
+class Destination(models.Model):
+    """A DICOM node the portal sends studies to."""
+
+    name = models.CharField(max_length=64, unique=True)
+    ae_title = models.CharField("AE title", max_length=16)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    kind = models.CharField(
+        max_length=16, choices=DestinationKind.choices, default=DestinationKind.PACS
+    )
+    tls = models.BooleanField("TLS", default=False)
+    tls_ca_file = models.CharField("TLS CA certificate file", max_length=255, blank=True)
+    tls_cert_file = models.CharField("TLS client certificate file", max_length=255, blank=True)
+    tls_key_file = models.CharField("TLS client key file", max_length=255, blank=True)
+    preferred_transfer_syntax = models.CharField(
+        max_length=64, blank=True, help_text="Transfer syntax UID to propose first (optional)"
+    )
+    max_associations = models.PositiveIntegerField(
+        default=2, help_text="Sends to this destination at the same time, across all workers"
+    )
+    storage_commitment = models.BooleanField(
+        default=False, help_text="Offers Storage Commitment (signed receipts)"
+    )
+    query_retrieve = models.BooleanField(
+        default=False, help_text="Answers C-FIND, so what arrived can be checked"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
+
+    @property
+    def confirms(self) -> bool:
+        """Whether the portal can learn that an instance really arrived there."""
+        return self.storage_commitment or self.query_retrieve
+
+
+class SendState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent, unconfirmed"
+    CONFIRMED = "confirmed", "Confirmed"
+    PARTIAL = "partial", "Partially confirmed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SendJobQuerySet(models.QuerySet):
+    def active(self) -> "SendJobQuerySet":
+        return self.filter(state__in=[SendState.QUEUED, SendState.SENDING])
+
+
+class SendJob(models.Model):
+    """One request to send (part of) a study to a destination, and how it went."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="send_jobs")
+    destination = models.ForeignKey(Destination, on_delete=models.PROTECT, related_name="jobs")
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=SendState.choices, default=SendState.QUEUED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed while sending: a job "sending" with an old heartbeat lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    instances_total = models.PositiveIntegerField(default=0)
+    bytes_sent = models.BigIntegerField(default=0)
+    seconds_sending = models.FloatField(default=0.0)
+    # Storage commitment: the Transaction UID of the last N-ACTION (PS3.4 J.3.2).
+    transaction_uid = models.CharField(max_length=64, blank=True, db_index=True)
+    commitment_requested_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SendJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["destination", "state"], name="sendjob_dest_state_idx")]
+
+    def __str__(self) -> str:
+        return f"Send of {self.study_id} to {self.destination.name} ({self.state})"
+
+    @property
+    def mb_per_second(self) -> float:
+        if not self.seconds_sending:
+            return 0.0
+        return self.bytes_sent / self.seconds_sending / 1e6
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will happen without a person resuming it."""
+        if self.state == SendState.SENT:
+            # A confirming destination that never answered ends "sent, unconfirmed" too.
+            return not self.destination.confirms or self.finished_at is not None
+        return self.state in (
+            SendState.CONFIRMED, SendState.PARTIAL, SendState.FAILED, SendState.CANCELLED
+        )  # fmt: skip
+
+
+class SendItemState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    CONFIRMED = "confirmed", "Confirmed"
+    FAILED = "failed", "Failed"
+
+
+class SendItem(models.Model):
+    """One instance of a send job and what the destination said about it."""
+
+    job = models.ForeignKey(SendJob, on_delete=models.CASCADE, related_name="items")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="send_items")
+    state = models.CharField(
+        max_length=16, choices=SendItemState.choices, default=SendItemState.PENDING
+    )
+    status = models.PositiveIntegerField(null=True, blank=True, help_text="Last DIMSE status")
+    error = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "instance"], name="senditem_job_instance_uniq")
+        ]
+        indexes = [models.Index(fields=["job", "state"], name="senditem_job_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.state}"
+
+
+class SendAttempt(models.Model):
+    """One association opened for a job: when, how much went, and the error if any."""
+
+    job = models.ForeignKey(SendJob, on_delete=models.CASCADE, related_name="attempts_made")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    instances_sent = models.PositiveIntegerField(default=0)
+    bytes_sent = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    permanent = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["number", "pk"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of job {self.job_id}"
+
+
+class RoutingRule(models.Model):
+    """Send arriving studies on automatically, once they are complete and quiet.
+
+    Empty criteria match everything; a study must match every criterion given.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    destinations = models.ManyToManyField(Destination, related_name="routing_rules")
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.CASCADE)
+    modality = models.CharField(max_length=16, blank=True)
+    procedure = models.CharField(
+        max_length=64, blank=True, help_text="Words in the study description, e.g. 'Thorax'"
+    )
+    body_part = models.CharField(max_length=64, blank=True, help_text="Body Part Examined")
+    quiet_seconds = models.PositiveIntegerField(
+        default=120, help_text="Wait this long after the study's last instance"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingFiring(models.Model):
+    """How much of a study a rule has sent on, so later arrivals send only what is new."""
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="firings")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="routing_firings")
+    instance_count = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "study"], name="routingfiring_rule_study_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} → study {self.study_id} ({self.instance_count})"

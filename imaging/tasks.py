@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
-from imaging import ingest, thumbnails
+from imaging import ingest, receipts, routing, send, thumbnails
 
 
 @shared_task(
@@ -36,3 +36,35 @@ def requeue_stalled_thumbnails() -> int:
 def complete_idle_studies() -> int:
     """Studies whose sender vanished without releasing its association are complete after a while."""
     return ingest.studies_complete_idle()
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=3600,
+    time_limit=3660,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_job_run_task(job_id: int) -> None:
+    """Send what a job has pending. Safe to run twice: only one run claims the job, and a
+    run killed mid-send leaves it to be claimed again once its heartbeat is stale."""
+    send.send_job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360)
+def send_job_verify_task(job_id: int) -> None:
+    """Check by C-FIND what a destination holds when no commitment came back."""
+    receipts.send_job_verify(job_id=job_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def requeue_due_sends() -> int:
+    """Periodic: queue sends due for a retry and sends whose worker vanished."""
+    return send.send_jobs_requeue_due()
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
+def route_quiet_studies() -> int:
+    """Periodic: auto-routing rules send complete, quiet studies on."""
+    return routing.studies_route()

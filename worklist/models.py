@@ -88,6 +88,10 @@ class Order(models.Model):
     study = models.OneToOneField(
         Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="order"
     )
+    # How the arrived study was found ("study_uid", "accession", "patient_date"), and what the
+    # console said that disagrees with this order's patient (empty when it agrees).
+    matched_by = models.CharField(max_length=16, blank=True)
+    mismatch = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

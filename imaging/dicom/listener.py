@@ -5,6 +5,7 @@ format (no decoding), on the same filesystem as storage, so ingest moves them in
 with a rename. `serve()` runs the listener in the foreground until SIGTERM or SIGINT.
 """
 
+import copy
 import functools
 import logging
 import signal
@@ -132,7 +133,22 @@ def start(
         ),
     )
     assert server is not None  # non-blocking start always returns its server
+    server.contexts = _SharedContexts(server.contexts)
     return server
+
+
+class _SharedContexts(list):
+    """The supported presentation contexts, copied cheaply for each association.
+
+    pynetdicom deep-copies the server's contexts for every association it accepts; with every
+    storage SOP class and ~30 transfer syntaxes that re-validates thousands of UIDs, about
+    50 ms of CPU per association (a worklist query, or a console sending one image per
+    association, pays it each time). Negotiation only reads them (`negotiate_as_acceptor`),
+    so shallow copies of each context serve.
+    """
+
+    def __deepcopy__(self, memo: dict) -> list:
+        return [copy.copy(context) for context in self]
 
 
 def stop(
@@ -240,3 +256,8 @@ def _configure_pynetdicom() -> None:
     dimse_messages.NamedTemporaryFile = _staging_file
     if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
         _config.LOG_HANDLER_LEVEL = "none"
+        # It also decodes and formats every C-FIND query and answer for those lines (about a
+        # millisecond per worklist entry): only when they are shown.
+        _config.LOG_REQUEST_IDENTIFIERS = False
+    if not logging.getLogger("pynetdicom").isEnabledFor(logging.DEBUG):
+        _config.LOG_RESPONSE_IDENTIFIERS = False

@@ -57,3 +57,19 @@ def test_without_registration_the_worklist_is_not_offered(monkeypatch):
             if c.abstract_syntax == ModalityWorklistInformationFind
         ]
         assoc.release()
+
+
+def test_each_association_gets_its_own_copy_of_the_supported_contexts():
+    import copy
+
+    from imaging.dicom import listener
+
+    contexts = listener._SharedContexts(
+        listener.build_ae(ae_title="T", max_pdu=0).supported_contexts
+    )
+    copied = copy.deepcopy(contexts)
+    assert len(copied) == len(contexts) > 100
+    assert all(a is not b for a, b in zip(copied, contexts, strict=True))
+    assert [c.abstract_syntax for c in copied] == [c.abstract_syntax for c in contexts]
+    copied[0].scp_role = True  # a change to one association's copy leaves the server's alone
+    assert contexts[0].scp_role is None

@@ -15,8 +15,10 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -165,6 +167,10 @@ class Command(BaseCommand):
             _send(datasets, host=host, port=port, ae_title=ae_title, calling_ae=plan.device_ae)
             sent += 1
             self.stdout.write(f"{label} — {len(datasets)} instance(s) sent")
+        if apps.is_installed("worklist"):
+            # The worklist app books today's exams on the demo devices (referenced by name:
+            # imaging does not import the apps above it).
+            call_command("seed_worklist", stdout=self.stdout)
         url = f"http://localhost:{settings.PORTAL_HTTP_PORT}/"
         self.stdout.write(
             self.style.SUCCESS(f"{sent} studies sent. Open {url} and log in as 'tech'.")

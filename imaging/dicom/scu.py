@@ -1,0 +1,327 @@
+"""Every association the portal opens to another DICOM node: C-ECHO, C-STORE, storage
+commitment (N-ACTION) and C-FIND checks.
+
+Failures become a `TransportError` whose message tells a clinic what to fix and whose
+`permanent` flag says whether trying again later could help.
+"""
+
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from pydicom import Dataset, uid
+from pynetdicom import AE, _config, evt
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (
+    StorageCommitmentPushModel,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
+
+from imaging.dicom import handlers
+
+# PS3.4 J.3.5: the well-known SOP Instance of the Storage Commitment Push Model.
+STORAGE_COMMITMENT_INSTANCE = uid.UID("1.2.840.10008.1.20.1.1")
+UNCOMPRESSED = [uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian]
+CONNECT_TIMEOUT_SECONDS = 10
+NETWORK_TIMEOUT_SECONDS = 60
+# Presentation contexts one association may propose (PS3.8 9.3.2.2: context IDs are odd 1–255).
+MAX_CONTEXTS = 128
+
+# Files are sent as stored, read in chunks from disk, never decoded, when the destination
+# accepts their transfer syntax (pynetdicom only uses this for paths, not datasets).
+_config.STORE_SEND_CHUNKED_DATASET = True
+
+
+class TransportError(Exception):
+    """An association failed; `str(e)` is a sentence for the clinic."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class InstanceRefused(TransportError):
+    """One instance cannot be sent on this association; the others still can."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Where to connect and as whom (a destination, seen by the network code)."""
+
+    ae_title: str
+    host: str
+    port: int
+    tls: bool = False
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    status: int  # 0xFFFF: the destination answered nothing usable
+    converted: bool
+
+
+# PS3.8 Table 9-21 (A-ASSOCIATE-RJ): (source, reason) → what to fix.
+def _rejection_message(peer: Peer, source: int, reason: int) -> str:
+    calling = settings.DICOM_AE_TITLE
+    if source == 1 and reason == 7:
+        return (
+            f"{peer.where} does not know the AE title {peer.ae_title!r}: check the AE title "
+            "configured for this destination."
+        )
+    if source == 1 and reason == 3:
+        return (
+            f"{peer.where} does not know the portal: the destination must register the "
+            f"portal's AE title {calling} (and its IP address) as an allowed sender."
+        )
+    if source == 3:
+        return f"{peer.where} is busy (too many connections); the send will try again."
+    return f"{peer.where} refused the connection (reason {reason}, source {source})."
+
+
+def diagnose_unreachable(peer: Peer) -> TransportError:
+    """Explain why no association could be opened, by trying the TCP connection alone."""
+    try:
+        socket.getaddrinfo(peer.host, peer.port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return TransportError(
+            f"The name {peer.host!r} could not be resolved: check the host name or use the "
+            "IP address.",
+            permanent=False,
+        )
+    try:
+        with socket.create_connection((peer.host, peer.port), timeout=CONNECT_TIMEOUT_SECONDS):
+            pass
+    except ConnectionRefusedError:
+        return TransportError(
+            f"Nothing is listening at {peer.where} — check the IP, port and firewall.",
+            permanent=False,
+        )
+    except TimeoutError:
+        return TransportError(
+            f"No answer from {peer.where} within {CONNECT_TIMEOUT_SECONDS} s — blocked by a "
+            "firewall or VPN?",
+            permanent=False,
+        )
+    except OSError as exc:
+        return TransportError(f"Cannot reach {peer.where}: {exc.strerror or exc}.", permanent=False)
+    return TransportError(
+        f"{peer.where} accepted the connection but ended it without a DICOM answer "
+        "(is it a DICOM port? does it expect TLS?).",
+        permanent=False,
+    )
+
+
+def _tls_args(peer: Peer) -> tuple[ssl.SSLContext, str] | None:
+    if not peer.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=peer.tls_ca_file or None)
+    if peer.tls_cert_file:
+        context.load_cert_chain(peer.tls_cert_file, peer.tls_key_file or None)
+    return context, peer.host
+
+
+@contextmanager
+def association(
+    peer: Peer,
+    contexts: list[tuple[str, list[str]]],
+    *,
+    on_commitment_report: Callable[[Dataset], None] | None = None,
+) -> Iterator[Association]:
+    """An established association proposing `contexts`; released (or aborted) on exit."""
+    if not logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
+        # pynetdicom's standard handlers describe every PDU and DIMSE message, costing time
+        # on each instance; they are bound only when that logger would show them.
+        _config.LOG_HANDLER_LEVEL = "none"
+    ae = AE(ae_title=settings.DICOM_AE_TITLE)
+    ae.connection_timeout = CONNECT_TIMEOUT_SECONDS
+    ae.network_timeout = NETWORK_TIMEOUT_SECONDS
+    ae.acse_timeout = 30
+    ae.dimse_timeout = NETWORK_TIMEOUT_SECONDS
+    ae.maximum_pdu_size = settings.DICOM_MAX_PDU
+    for abstract, syntaxes in contexts[:MAX_CONTEXTS]:
+        ae.add_requested_context(abstract, syntaxes)
+    # Nagle's algorithm off: pynetdicom writes each PDU with its own send() (see benchmark).
+    event_handlers: list = [(evt.EVT_CONN_OPEN, handlers.handle_connection_open)]
+    if on_commitment_report is not None:
+        # PS3.4 J.3.3: the destination may report on this association instead of a new one.
+        event_handlers.append((evt.EVT_N_EVENT_REPORT, _report_handler(on_commitment_report)))
+    try:
+        assoc = ae.associate(
+            peer.host,
+            peer.port,
+            ae_title=peer.ae_title,
+            tls_args=_tls_args(peer),
+            evt_handlers=event_handlers,
+        )
+    except ssl.SSLError as exc:
+        raise TransportError(
+            f"The TLS handshake with {peer.where} failed: {exc.reason or exc}.", permanent=False
+        ) from exc
+    except OSError as exc:
+        raise diagnose_unreachable(peer) from exc
+    if not assoc.is_established:
+        answer = assoc.acceptor.primitive
+        if assoc.is_rejected and answer is not None:
+            source, reason = answer.result_source, answer.diagnostic
+            raise TransportError(
+                _rejection_message(peer, source, reason),
+                permanent=answer.result == 0x01 and source == 1,
+            )
+        if answer is not None and answer.result == 0x00:
+            raise TransportError(
+                f"{peer.where} accepted none of the kinds of images offered "
+                "(SOP classes / transfer syntaxes).",
+                permanent=True,
+            )
+        raise diagnose_unreachable(peer)
+    try:
+        yield assoc
+    except BaseException:
+        assoc.abort()
+        raise
+    else:
+        if assoc.is_established:
+            assoc.release()
+
+
+def _report_handler(callback: Callable[[Dataset], None]):
+    def handle(event) -> tuple[int, None]:
+        info = event.event_information
+        info.EventTypeID = event.request.EventTypeID
+        callback(info)
+        return 0x0000, None
+
+    return handle
+
+
+def echo(peer: Peer) -> float:
+    """C-ECHO the peer; returns the round trip in seconds or raises TransportError."""
+    started = time.monotonic()
+    with association(peer, [(Verification, UNCOMPRESSED)]) as assoc:
+        status = assoc.send_c_echo()
+        if not status or status.Status != 0x0000:
+            raise TransportError(f"{peer.where} answered the echo with an error.", permanent=False)
+    return time.monotonic() - started
+
+
+def store_contexts(pairs: set[tuple[str, str]], preferred: str = "") -> list[tuple[str, list[str]]]:
+    """Contexts for (SOP class, stored transfer syntax) pairs: each as stored, plus an
+    uncompressed fallback per SOP class so an instance can be converted rather than refused."""
+    fallback = [preferred, *UNCOMPRESSED] if preferred in UNCOMPRESSED else UNCOMPRESSED
+    fallback = list(dict.fromkeys(fallback))
+    contexts: list[tuple[str, list[str]]] = []
+    for sop_class in sorted({sop for sop, _ in pairs}):
+        for syntax in sorted({ts for sop, ts in pairs if sop == sop_class}):
+            if syntax not in UNCOMPRESSED:
+                contexts.append((sop_class, [syntax]))
+        contexts.append((sop_class, fallback))
+    return contexts
+
+
+def _accepted(assoc: Association, sop_class: str, syntax: str) -> bool:
+    return any(
+        cx.abstract_syntax == sop_class and cx.transfer_syntax[0] == syntax
+        for cx in assoc.accepted_contexts
+    )
+
+
+def store(
+    assoc: Association,
+    *,
+    path: Path | None,
+    read: Callable[[], Dataset],
+    sop_class: str,
+    syntax: str,
+) -> StoreResult:
+    """C-STORE one instance: its file as stored where the destination accepts that transfer
+    syntax, otherwise decoded and converted to an uncompressed syntax it accepts."""
+    converted = False
+    if path is not None and _accepted(assoc, sop_class, syntax):
+        payload: Path | Dataset = path
+    else:
+        dataset = read()
+        if not any(_accepted(assoc, sop_class, ts) for ts in (syntax, *UNCOMPRESSED)):
+            raise InstanceRefused(
+                f"The destination does not accept this kind of image ({_sop_name(sop_class)})."
+            )
+        if not _accepted(assoc, sop_class, syntax) and syntax not in UNCOMPRESSED:
+            dataset.decompress()  # to Explicit VR Little Endian (pydicom ≥ 3)
+            converted = True
+        payload = dataset
+    if not assoc.is_established:
+        raise TransportError(
+            "The destination ended the association while sending.", permanent=False
+        )
+    status = assoc.send_c_store(payload)
+    if not status or "Status" not in status:
+        raise TransportError(
+            "The destination stopped answering while sending (association aborted or timed out).",
+            permanent=False,
+        )
+    return StoreResult(status=int(status.Status), converted=converted)
+
+
+def commitment_request(
+    assoc: Association, *, transaction_uid: str, references: list[tuple[str, str]]
+) -> None:
+    """Storage Commitment Push Model N-ACTION (PS3.4 J.3.2): ask the destination to
+    confirm it safely holds every (SOP class, SOP instance) listed."""
+    request = Dataset()
+    request.TransactionUID = transaction_uid
+    request.ReferencedSOPSequence = []
+    for sop_class, sop_instance in references:
+        item = Dataset()
+        item.ReferencedSOPClassUID = sop_class
+        item.ReferencedSOPInstanceUID = sop_instance
+        request.ReferencedSOPSequence.append(item)
+    status, _ = assoc.send_n_action(
+        request, 1, StorageCommitmentPushModel, STORAGE_COMMITMENT_INSTANCE
+    )
+    if not status or status.Status != 0x0000:
+        code = f"0x{status.Status:04X}" if status and "Status" in status else "no answer"
+        raise TransportError(
+            f"The destination refused the storage commitment request ({code}).", permanent=False
+        )
+
+
+def find_instance_uids(peer: Peer, *, study_uid: str, series_uids: list[str]) -> set[str]:
+    """C-FIND at image level, series by series: the SOP Instance UIDs the destination holds."""
+    found: set[str] = set()
+    model = StudyRootQueryRetrieveInformationModelFind
+    with association(peer, [(model, UNCOMPRESSED)]) as assoc:
+        for series_uid in series_uids:
+            query = Dataset()
+            query.QueryRetrieveLevel = "IMAGE"
+            query.StudyInstanceUID = study_uid
+            query.SeriesInstanceUID = series_uid
+            query.SOPInstanceUID = ""
+            for status, identifier in assoc.send_c_find(query, model):
+                if not status or "Status" not in status:
+                    raise TransportError(
+                        "The destination stopped answering the check.", permanent=False
+                    )
+                if status.Status in (0xFF00, 0xFF01) and identifier is not None:
+                    found.add(str(identifier.get("SOPInstanceUID", "")))
+    found.discard("")
+    return found
+
+
+def _sop_name(sop_class: str) -> str:
+    return uid.UID(sop_class).name or sop_class

@@ -1,0 +1,109 @@
+"""A real Celery worker on Redis runs a send, and one killed mid-send leaves it resumable."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from imaging import send
+from imaging.models import SendItemState, SendJob, SendState
+from tests.imaging.test_celery_worker import (
+    _test_database_url,
+    celery_worker,  # noqa: F401 (fixture)
+)
+from tests.send_peers import destination_for, portal_study, pynetdicom_scp, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _finished(job: SendJob) -> SendJob | None:
+    job.refresh_from_db()
+    return job if job.finished else None
+
+
+def test_a_worker_sends_a_study(celery_worker):  # noqa: F811
+    worker, log_path = celery_worker
+    study = portal_study(series=2, per_series=2)
+    with pynetdicom_scp() as (port, received):
+        job = send.send_job_create(
+            study=study, destination=destination_for("PACS", port, "STORE_SCP")
+        )
+        wait_for(lambda: _finished(job), timeout=90, what=lambda: log_path.read_text())
+    assert job.state == SendState.SENT, job.error
+    assert job.items.filter(state=SendItemState.SENT).count() == 4
+    assert len(received) == 4
+    assert "send_job_run_task" in log_path.read_text()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, log_path.read_text()
+
+
+def _start_worker(env: dict, log_path, name: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--hostname", f"{name}-{uuid.uuid4().hex[:8]}@%h"],
+            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def test_a_send_survives_its_worker_being_killed(celery_worker, settings, tmp_path):  # noqa: F811
+    """The first worker dies mid-send (SIGKILL); once its job is stale, the periodic requeue
+    hands it to a new worker, which sends only what was not recorded as sent."""
+    first, log_path = celery_worker
+    settings.SEND_STALE_SECONDS = 5
+    study = portal_study(series=1, per_series=12)
+    started = []
+
+    def slow(event) -> int:
+        started.append(event.request.AffectedSOPInstanceUID)
+        time.sleep(0.3)  # a slow archive: the send takes long enough to be interrupted
+        return 0x0000
+
+    with pynetdicom_scp(on_store=slow) as (port, received):
+        job = send.send_job_create(
+            study=study, destination=destination_for("PACS", port, "STORE_SCP")
+        )
+        wait_for(
+            lambda: job.items.filter(state=SendItemState.SENT).count() >= 3,
+            timeout=90,
+            what=lambda: log_path.read_text(),
+        )
+        first.kill()
+        first.wait()
+        env = {**celery_worker_env(), "SEND_STALE_SECONDS": "5"}
+        second = _start_worker(env, tmp_path / "second.log", "send-resume")
+        try:
+            wait_for(lambda: send.send_jobs_requeue_due() > 0, timeout=60, what="a stale job")
+            wait_for(
+                lambda: _finished(job),
+                timeout=120,
+                what=lambda: (tmp_path / "second.log").read_text(),
+            )
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=30)
+    assert job.state == SendState.SENT, job.error
+    sops = set(job.items.values_list("instance__sop_instance_uid", flat=True))
+    assert job.items.filter(state=SendItemState.SENT).count() == 12
+    assert {str(ds.SOPInstanceUID) for ds in received} == sops
+    # Only instances not recorded as sent went again (at most the progress not yet written).
+    assert len(received) < 12 + 12 // 2
+    assert job.attempts_made.count() == 2
+
+
+def celery_worker_env() -> dict:
+    """The environment `celery_worker` gives its worker: this test's database and storage."""
+    location = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    return {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "PORTAL_DATA_DIR": str(location.parent),
+        "PYTHONUNBUFFERED": "1",
+    }

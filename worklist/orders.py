@@ -1,0 +1,207 @@
+"""Booking exams: scheduling, changing and cancelling orders, with the identifiers consoles use.
+
+Each order carries the identifiers a console copies from the worklist into the images it
+makes: Accession Number, Requested Procedure ID, Scheduled Procedure Step ID and Study
+Instance UID (PS3.4 K.6.1.2.2). The study that arrives is matched back by them.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from pydicom.uid import generate_uid
+
+from clinic.models import Patient
+from imaging.models import Device
+from worklist.models import Order, OrderStatus, Priority, Procedure
+
+# Accession Number is SH (PS3.5 6.2: at most 16 characters). `{date}` is the booking day,
+# `{seq}` the order's number within that day.
+DEFAULT_ACCESSION_FORMAT = "A{date:%y%m%d}{seq:04d}"
+# Orders a console may still perform, and the statuses staff may no longer change.
+OPEN_STATUSES = (OrderStatus.SCHEDULED, OrderStatus.ARRIVED, OrderStatus.IN_PROGRESS)
+CLOSED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.DISCONTINUED, OrderStatus.CANCELLED)
+
+
+class OrderError(Exception):
+    """A booking the clinic's rules refuse, with the reason in plain words."""
+
+
+def _accession_format() -> str:
+    return getattr(settings, "WORKLIST_ACCESSION_FORMAT", DEFAULT_ACCESSION_FORMAT)
+
+
+def _accession_number(now: datetime, *, skip: int = 0) -> str:
+    """The day's next free accession number; `skip` moves past numbers a concurrent booking
+    may be taking. Numbers freed by a deleted order are never handed out again."""
+    day = timezone.localtime(now).date()
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    today = Order.objects.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+    seq = today.count() + 1 + skip
+    for _ in range(1000):
+        accession = _accession_format().format(date=day, seq=seq)
+        if len(accession) > 16:
+            raise OrderError("The accession number format makes numbers longer than 16 characters.")
+        if not Order.objects.filter(accession_number=accession).exists():
+            return accession
+        seq += 1
+    raise OrderError("No free accession number is left for today with this format.")
+
+
+def orders_same_day(
+    *, patient: Patient, procedure: Procedure, scheduled_at: datetime, exclude: Order | None = None
+) -> QuerySet[Order]:
+    """Open orders of the same procedure for the same patient on the same (local) day."""
+    day = timezone.localtime(scheduled_at).date()
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    found = Order.objects.filter(
+        patient=patient,
+        procedure=procedure,
+        scheduled_at__gte=start,
+        scheduled_at__lt=start + timedelta(days=1),
+    ).exclude(status__in=CLOSED_STATUSES)
+    if exclude is not None:
+        found = found.exclude(pk=exclude.pk)
+    return found
+
+
+def duplicate_warning(
+    *, patient: Patient, procedure: Procedure, scheduled_at: datetime, exclude: Order | None = None
+) -> str:
+    """The front desk's warning when this booking repeats one the same day ("" if none)."""
+    same = list(
+        orders_same_day(
+            patient=patient, procedure=procedure, scheduled_at=scheduled_at, exclude=exclude
+        )[:3]
+    )
+    if not same:
+        return ""
+    times = ", ".join(
+        f"{timezone.localtime(o.scheduled_at):%H:%M} ({o.accession_number})" for o in same
+    )
+    return f"{patient.name} already has {procedure.name} booked that day: {times}."
+
+
+def order_schedule(
+    *,
+    patient: Patient,
+    procedure: Procedure,
+    device: Device,
+    scheduled_at: datetime,
+    requesting_vet: str = "",
+    referring_vet: str = "",
+    reason: str = "",
+    priority: str = Priority.ROUTINE,
+    user: AbstractBaseUser | None = None,
+) -> Order:
+    """Book `procedure` for `patient` on `device` at `scheduled_at`, with fresh identifiers."""
+    for attempt in range(5):
+        now = timezone.now()
+        accession = _accession_number(now, skip=attempt)
+        try:
+            with transaction.atomic():
+                return Order.objects.create(
+                    patient=patient,
+                    procedure=procedure,
+                    device=device,
+                    scheduled_at=scheduled_at,
+                    requesting_vet=requesting_vet,
+                    referring_vet=referring_vet,
+                    reason=reason,
+                    priority=priority,
+                    accession_number=accession,
+                    requested_procedure_id=accession,
+                    scheduled_step_id=f"{accession[:14]}S1",
+                    study_instance_uid=generate_uid(),
+                    created_by=user if user and user.is_authenticated else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:
+            # Another booking took the same sequence number a moment ago: count again.
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def order_update(*, order: Order, user: AbstractBaseUser | None = None, **changes) -> Order:
+    """Change a booking's patient, procedure, device, time, vets, reason or priority."""
+    allowed = {
+        "patient", "procedure", "device", "scheduled_at", "requesting_vet", "referring_vet",
+        "reason", "priority",
+    }  # fmt: skip
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status in CLOSED_STATUSES:
+            raise OrderError(
+                f"This order is {order.get_status_display().lower()}: it cannot change."
+            )
+        for name, value in changes.items():
+            setattr(order, name, value)
+        order.updated_at = timezone.now()
+        order.save()
+    return order
+
+
+def order_cancel(*, order: Order, reason: str, user: AbstractBaseUser | None = None) -> Order:
+    """Cancel a booking that has not been performed; the console's worklist drops it."""
+    reason = reason.strip()
+    if not reason:
+        raise OrderError("Say why the exam is cancelled.")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status != OrderStatus.SCHEDULED:
+            raise OrderError(
+                f"This order is {order.get_status_display().lower()}: only scheduled exams "
+                "can be cancelled."
+            )
+        order.status = OrderStatus.CANCELLED
+        order.status_reason = reason[:200]
+        order.updated_at = timezone.now()
+        order.save(update_fields=["status", "status_reason", "updated_at"])
+    return order
+
+
+# Where a console's reports (MPPS) and arriving images may move an order. Closed orders stay.
+STATUS_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    OrderStatus.SCHEDULED: (
+        OrderStatus.ARRIVED,
+        OrderStatus.IN_PROGRESS,
+        OrderStatus.COMPLETED,
+        OrderStatus.DISCONTINUED,
+        OrderStatus.CANCELLED,
+    ),
+    OrderStatus.ARRIVED: (OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED, OrderStatus.DISCONTINUED),
+    OrderStatus.IN_PROGRESS: (OrderStatus.COMPLETED, OrderStatus.DISCONTINUED),
+}
+
+
+def order_status_set(
+    *, order: Order, status: str, reason: str = "", user: AbstractBaseUser | None = None
+) -> Order:
+    """Move an order to `status` when its current status allows it (setting the same status
+    again changes nothing). The row is locked, so a console's report and staff cannot both win."""
+    if status not in OrderStatus.values:
+        raise OrderError(f"Unknown order status {status!r}.")
+    with transaction.atomic():
+        current = Order.objects.select_for_update().get(pk=order.pk)
+        if current.status != status:
+            if status not in STATUS_TRANSITIONS.get(current.status, ()):
+                raise OrderError(
+                    f"Order {current.accession_number} is "
+                    f"{current.get_status_display().lower()} and cannot become "
+                    f"{OrderStatus(status).label.lower()}."
+                )
+            current.status = status
+            current.status_reason = reason.strip()[:200]
+            current.updated_at = timezone.now()
+            current.save(update_fields=["status", "status_reason", "updated_at"])
+    order.status, order.status_reason = current.status, current.status_reason
+    order.updated_at = current.updated_at
+    return order
