@@ -105,3 +105,13 @@ class DayForm(forms.Form):
 
     day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     device = forms.IntegerField(required=False, min_value=1)
+
+
+class OrderChangeForm(OrderForm):
+    """Changing a booking says why: the order's history keeps what changed and the reason."""
+
+    change_reason = forms.CharField(
+        label="Why is it changing?",
+        max_length=200,
+        help_text='e.g. "Owner asked for the afternoon", "Ultrasound room busy".',
+    )

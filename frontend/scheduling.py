@@ -32,7 +32,7 @@ from worklist.orders import (
     order_update,
 )
 
-from .schedule_forms import BookingForm, CancelForm, DayForm, OrderForm
+from .schedule_forms import BookingForm, CancelForm, DayForm, OrderChangeForm
 from .views import _fragment, permission
 
 PATIENT_MATCHES = 10  # search-as-you-type suggestions shown at once
@@ -229,7 +229,7 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "reason": order.reason,
         "priority": order.priority,
     }
-    form = OrderForm(request.POST or None, initial=initial)
+    form = OrderChangeForm(request.POST or None, initial=initial)
     warning = ""
     if request.method == "POST" and form.is_valid():
         fields = form.booking_fields()
@@ -242,7 +242,12 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         if not warning:
             try:
-                order = order_update(order=order, user=request.user, **fields)
+                order = order_update(
+                    order=order,
+                    change_reason=form.cleaned_data["change_reason"],
+                    user=request.user,
+                    **fields,
+                )
             except OrderError as exc:
                 messages.error(request, str(exc))
             else:
@@ -256,6 +261,7 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "warning": warning,
         "cancel_form": CancelForm(),
         "can_cancel": order.status == OrderStatus.SCHEDULED,
+        "history": order.events.select_related("user")[:50],
     }
     return render(request, "frontend/schedule_edit.html", context)
 

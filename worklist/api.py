@@ -23,6 +23,7 @@ from worklist.orders import (
 )
 from worklist.serializers import (
     OrderCancelInputSerializer,
+    OrderChangeInputSerializer,
     OrderFilterSerializer,
     OrderInputSerializer,
     OrderOutputSerializer,
@@ -121,13 +122,14 @@ class OrderDetailApi(generics.RetrieveAPIView):
     def get_queryset(self) -> QuerySet[Order]:
         return orders_loaded()
 
-    @extend_schema(request=OrderInputSerializer, responses=OrderOutputSerializer)
+    @extend_schema(request=OrderChangeInputSerializer, responses=OrderOutputSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         order = self.get_object()
-        serializer = OrderInputSerializer(data=request.data, partial=True)
+        serializer = OrderChangeInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         confirmed = changes.pop("confirm_duplicate", False)
+        change_reason = changes.pop("change_reason", "")
         warning = duplicate_warning(
             patient=changes.get("patient", order.patient),
             procedure=changes.get("procedure", order.procedure),
@@ -137,7 +139,7 @@ class OrderDetailApi(generics.RetrieveAPIView):
         if warning and not confirmed and {"patient", "procedure", "scheduled_at"} & set(changes):
             _refuse(warning + " Send confirm_duplicate=true to keep both.")
         try:
-            order_update(order=order, user=request.user, **changes)
+            order_update(order=order, change_reason=change_reason, user=request.user, **changes)
         except OrderError as exc:
             _refuse(str(exc))
         return Response(self.get_serializer(self.get_object()).data)

@@ -139,3 +139,21 @@ class PerformedStep(models.Model):
 
     def __str__(self) -> str:
         return f"MPPS {self.sop_instance_uid} {self.status}"
+
+
+class OrderEvent(models.Model):
+    """A line in a booking's history: booked, changed (with why), cancelled, status changes."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16)
+    message = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

@@ -16,7 +16,7 @@ from pydicom.uid import generate_uid
 
 from clinic.models import Patient
 from imaging.models import Device
-from worklist.models import Order, OrderStatus, Priority, Procedure
+from worklist.models import Order, OrderEvent, OrderStatus, Priority, Procedure
 
 # Accession Number is SH (PS3.5 6.2: at most 16 characters). `{date}` is the booking day,
 # `{seq}` the order's number within that day.
@@ -103,7 +103,7 @@ def order_schedule(
         accession = _accession_number(now, skip=attempt)
         try:
             with transaction.atomic():
-                return Order.objects.create(
+                order = Order.objects.create(
                     patient=patient,
                     procedure=procedure,
                     device=device,
@@ -120,6 +120,9 @@ def order_schedule(
                     created_at=now,
                     updated_at=now,
                 )
+                _event(order, "booked", f"Booked {procedure.name} on {device.name} for "
+                       f"{_when(scheduled_at)}.", user)  # fmt: skip
+                return order
         except IntegrityError:
             # Another booking took the same sequence number a moment ago: count again.
             if attempt == 4:
@@ -127,8 +130,10 @@ def order_schedule(
     raise AssertionError("unreachable")
 
 
-def order_update(*, order: Order, user: AbstractBaseUser | None = None, **changes) -> Order:
-    """Change a booking's patient, procedure, device, time, vets, reason or priority."""
+def order_update(
+    *, order: Order, change_reason: str, user: AbstractBaseUser | None = None, **changes
+) -> Order:
+    """Change a booking's patient, procedure, device, time, vets, reason or priority, saying why."""
     allowed = {
         "patient", "procedure", "device", "scheduled_at", "requesting_vet", "referring_vet",
         "reason", "priority",
@@ -136,17 +141,49 @@ def order_update(*, order: Order, user: AbstractBaseUser | None = None, **change
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+    change_reason = change_reason.strip()
+    if not change_reason:
+        raise OrderError("Say why the booking changes.")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status in CLOSED_STATUSES:
             raise OrderError(
                 f"This order is {order.get_status_display().lower()}: it cannot change."
             )
+        changed = []
         for name, value in changes.items():
-            setattr(order, name, value)
+            before = getattr(order, name)
+            if before != value:
+                changed.append(_change_text(name, before, value))
+                setattr(order, name, value)
+        if not changed:
+            return order
         order.updated_at = timezone.now()
         order.save()
+        _event(order, "changed", f"{'; '.join(changed)}. Why: {change_reason}", user)
     return order
+
+
+def _change_text(name: str, before, after) -> str:
+    label = Order._meta.get_field(name).verbose_name
+    if name == "scheduled_at":
+        return f"time {_when(before)} → {_when(after)}"
+    if name == "reason":
+        return "clinical history edited"
+    return f"{label} {before or '—'} → {after or '—'}"
+
+
+def _when(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%d %b %H:%M}"
+
+
+def _event(order: Order, kind: str, message: str, user: AbstractBaseUser | None) -> None:
+    OrderEvent.objects.create(
+        order=order,
+        kind=kind,
+        message=message,
+        user=user if user is not None and user.is_authenticated else None,
+    )
 
 
 def order_cancel(*, order: Order, reason: str, user: AbstractBaseUser | None = None) -> Order:
@@ -165,6 +202,7 @@ def order_cancel(*, order: Order, reason: str, user: AbstractBaseUser | None = N
         order.status_reason = reason[:200]
         order.updated_at = timezone.now()
         order.save(update_fields=["status", "status_reason", "updated_at"])
+        _event(order, "cancelled", f"Cancelled. Why: {reason}", user)
     return order
 
 
@@ -202,6 +240,8 @@ def order_status_set(
             current.status_reason = reason.strip()[:200]
             current.updated_at = timezone.now()
             current.save(update_fields=["status", "status_reason", "updated_at"])
+            label = OrderStatus(status).label
+            _event(current, "status", f"{label}." + (f" {reason.strip()}" if reason else ""), user)
     order.status, order.status_reason = current.status, current.status_reason
     order.updated_at = current.updated_at
     return order

@@ -83,6 +83,12 @@ class OrderInputSerializer(serializers.Serializer):
     )
 
 
+class OrderChangeInputSerializer(OrderInputSerializer):
+    change_reason = serializers.CharField(
+        max_length=200, help_text="Why the booking changes (kept in the order's history)."
+    )
+
+
 class OrderCancelInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Why the exam is cancelled.")
 

@@ -125,13 +125,21 @@ def test_editing_moves_the_exam(client, front_desk, rex):
     order = booking.book(patient=rex)
     _signed_in(client, front_desk)
     assert client.get(reverse("schedule-edit", args=[order.pk])).status_code == 200
+    url = reverse("schedule-edit", args=[order.pk])
+    without_reason = client.post(url, _booking(time="15:45", priority="STAT"))
+    assert without_reason.status_code == 200  # the form again, asking why
+    assert "This field is required" in without_reason.content.decode()
+    assert Order.objects.get(pk=order.pk).priority != "STAT"
+
     response = client.post(
-        reverse("schedule-edit", args=[order.pk]), _booking(time="15:45", priority="STAT")
+        url, {**_booking(time="15:45", priority="STAT"), "change_reason": "Owner asked for later"}
     )
     assert response.status_code == 302
     order.refresh_from_db()
     assert order.priority == "STAT"
     assert order.scheduled_at == booking.today_at(15, 45)
+    history = client.get(url).content.decode()
+    assert "Why: Owner asked for later" in history and "15:45" in history
 
 
 def test_cancelling_needs_a_reason_and_shows_on_the_day(client, front_desk, rex):

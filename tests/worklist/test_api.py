@@ -91,13 +91,21 @@ def test_procedures_list_with_their_expected_views(front_desk):
 def test_change_and_cancel_with_a_reason(front_desk, rex):
     order = booking.book(patient=rex)
     client = _client(front_desk)
+    no_why = client.patch(f"/api/orders/{order.pk}/", {"priority": "STAT"}, format="json")
+    assert no_why.status_code == 400
+    assert "why" in no_why.json()["detail"].lower()
     changed = client.patch(
         f"/api/orders/{order.pk}/",
-        {"scheduled_at": booking.today_at(14).isoformat(), "priority": "STAT"},
+        {
+            "scheduled_at": booking.today_at(14).isoformat(),
+            "priority": "STAT",
+            "change_reason": "Moved to the afternoon list",
+        },
         format="json",
     )
     assert changed.status_code == 200, changed.content
     assert changed.json()["priority"] == "STAT"
+    assert order.events.filter(kind="changed", message__contains="afternoon list").exists()
     no_reason = client.post(f"/api/orders/{order.pk}/cancel", {"reason": ""}, format="json")
     assert no_reason.status_code == 400
     cancelled = client.post(
@@ -105,7 +113,9 @@ def test_change_and_cancel_with_a_reason(front_desk, rex):
     )
     assert cancelled.json()["status"] == "cancelled"
     assert cancelled.json()["status_reason"] == "Owner called off"
-    again = client.patch(f"/api/orders/{order.pk}/", {"priority": "HIGH"}, format="json")
+    again = client.patch(
+        f"/api/orders/{order.pk}/", {"priority": "HIGH", "change_reason": "x"}, format="json"
+    )
     assert again.status_code == 400
     assert "cancelled" in again.json()["detail"]
 
