@@ -229,6 +229,8 @@ SEND_COMMITMENT_TIMEOUT_SECONDS = env_int(
 # A send whose worker has not reported progress for this long lost its worker (killed, or its
 # machine gone): another worker takes it over and sends what was not yet recorded as sent.
 SEND_STALE_SECONDS = env_int("SEND_STALE_SECONDS", 120, minimum=5, maximum=86400)
+# A send waiting for one of its destination's association slots looks again after this long.
+SEND_SLOT_WAIT_SECONDS = env_int("SEND_SLOT_WAIT_SECONDS", 5, minimum=1, maximum=600)
 CELERY_BEAT_SCHEDULE["requeue-due-sends"] = {
     "task": "imaging.tasks.requeue_due_sends",
     "schedule": 60,
