@@ -193,6 +193,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Owners, patients, studies, series, instances, thumbnails, procedures and orders.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes the clinic's API; only signed-in staff and API clients read it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI and ReDoc come from the portal's own static files: clinics may have no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -242,15 +242,18 @@ def test_the_openapi_schema_has_no_warnings_or_errors(tmp_path):
     assert "/api/studies/" in (tmp_path / "schema.yaml").read_text()
 
 
-def test_the_schema_is_served_at_api_schema(client):
+def test_the_schema_is_served_at_api_schema_to_signed_in_users(client, tech):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    client.force_login(tech)
     response = client.get("/api/schema/")
 
     assert response.status_code == 200
     assert b"/api/series/{id}/thumbnail" in response.content
 
 
-def test_the_docs_page_works_without_internet(client):
+def test_the_docs_page_works_without_internet(client, tech):
     """Swagger UI comes from the portal's own static files, never from a CDN."""
+    client.force_login(tech)
     page = client.get("/api/docs/")
 
     assert page.status_code == 200
