@@ -8,12 +8,12 @@ query or a database hiccup gets an answer and the listener keeps serving.
 import logging
 from collections.abc import Iterator
 
-from django.db import connections
 from pydicom import Dataset
 from pynetdicom.events import Event
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 from pynetdicom.status import Status
 
+from imaging.dicom.handlers import database_checked
 from worklist import mpps, mwl
 
 logger = logging.getLogger(__name__)
@@ -40,14 +40,6 @@ def _caller(event: Event) -> str:
     return (requestor.ae_title or "").strip() or "?"
 
 
-def _database_checked() -> None:
-    """Drop this thread's broken database connections; healthy ones serve the whole association
-    (imaging's association-end handler closes them)."""
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and conn.errors_occurred and not conn.is_usable():
-            conn.close()
-
-
 def handle_worklist_find(event: Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
     """EVT_C_FIND on the Modality Worklist: one pending answer per offered order that matches."""
     caller = _caller(event)
@@ -62,7 +54,7 @@ def handle_worklist_find(event: Event) -> Iterator[tuple[int | Dataset, Dataset 
         yield _status(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, "The query could not be decoded"), None
         return
     logger.info("worklist query from %s on %s", caller, ", ".join(keys))
-    _database_checked()
+    database_checked()
     sent = 0
     try:
         syntax = event.context.transfer_syntax
@@ -93,7 +85,7 @@ def handle_mpps_create(event: Event) -> tuple[int | Dataset, Dataset | None]:
     """EVT_N_CREATE on MPPS: the console started an exam."""
     caller = _caller(event)
     uid = getattr(event.request, "AffectedSOPInstanceUID", None) or ""
-    _database_checked()
+    database_checked()
     try:
         attributes = event.attribute_list
         step = mpps.step_create(sop_instance_uid=str(uid), dataset=attributes, calling_ae=caller)
@@ -117,7 +109,7 @@ def handle_mpps_set(event: Event) -> tuple[int | Dataset, Dataset | None]:
     """EVT_N_SET on MPPS: the console updated, completed or discontinued an exam."""
     caller = _caller(event)
     uid = getattr(event.request, "RequestedSOPInstanceUID", None) or ""
-    _database_checked()
+    database_checked()
     try:
         modifications = event.modification_list
         step = mpps.step_update(sop_instance_uid=str(uid), modifications=modifications)

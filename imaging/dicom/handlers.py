@@ -62,7 +62,7 @@ def _peer(assoc: Association) -> tuple[str, str]:
     return calling_ae, address
 
 
-def _database_checked() -> None:
+def database_checked() -> None:
     """Drop this thread's database connections that broke; keep healthy ones.
 
     `close_old_connections()` without its age limit: under CONN_MAX_AGE=0 (the SQLite default)
@@ -158,7 +158,7 @@ def handle_store(event: Event, min_free_bytes: int) -> int:
     """EVT_C_STORE: store and index the received file; success only once both are durable."""
     session = _session(event.assoc)
     sop_uid = getattr(event.request, "AffectedSOPInstanceUID", "?")
-    _database_checked()
+    database_checked()
     try:
         free = storage.free_bytes()
         if free is not None and free < min_free_bytes:
@@ -221,7 +221,7 @@ def handle_association_ended(event: Event) -> None:
             session.failed,
         )
         if session.study_ids:
-            _database_checked()
+            database_checked()
             ingest.studies_complete(study_ids=session.study_ids)
     except Exception:
         # Not fatal: studies left "receiving" are completed by the idle sweep.

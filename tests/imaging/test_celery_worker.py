@@ -33,6 +33,28 @@ def _test_database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def worker_env() -> dict:
+    """A worker's environment: this test's database and storage folder (PORTAL_DATA_DIR/files)."""
+    location = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    return {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "PORTAL_DATA_DIR": str(location.parent),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start_worker(env: dict, log_path: Path, name: str) -> subprocess.Popen:
+    """`celery -A clinic worker` in its own process, logging to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--hostname", f"{name}-{uuid.uuid4().hex[:8]}@%h"],
+            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 @pytest.fixture
 def celery_worker(_isolated_storage, tmp_path):
     """`celery -A clinic worker` in its own process, on the test database and storage folder."""
@@ -43,21 +65,8 @@ def celery_worker(_isolated_storage, tmp_path):
     from clinic.celery import app
 
     app.control.purge()  # leftovers of earlier runs on this Redis database would only confuse
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        # The worker's storage folder is PORTAL_DATA_DIR/files: the one this test writes to.
-        "PORTAL_DATA_DIR": str(Path(_isolated_storage).parent),
-        "PYTHONUNBUFFERED": "1",
-    }
     log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--hostname", f"thumbnails-test-{uuid.uuid4().hex[:8]}@%h"],
-            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    worker = start_worker(worker_env(), log_path, "thumbnails-test")
     try:
         yield worker, log_path
     finally:

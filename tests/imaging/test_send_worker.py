@@ -1,21 +1,16 @@
 """A real Celery worker on Redis runs a send, and one killed mid-send leaves it resumable."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from imaging import send
 from imaging.models import SendItemState, SendJob, SendState
 from tests.imaging.test_celery_worker import (
-    _test_database_url,
     celery_worker,  # noqa: F401 (fixture)
+    start_worker,
+    worker_env,
 )
 from tests.send_peers import destination_for, portal_study, pynetdicom_scp, wait_for
 
@@ -43,16 +38,6 @@ def test_a_worker_sends_a_study(celery_worker):  # noqa: F811
     assert worker.wait(timeout=30) == 0, log_path.read_text()
 
 
-def _start_worker(env: dict, log_path, name: str) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--hostname", f"{name}-{uuid.uuid4().hex[:8]}@%h"],
-            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 def test_a_send_survives_its_worker_being_killed(celery_worker, settings, tmp_path):  # noqa: F811
     """The first worker dies mid-send (SIGKILL); once its job is stale, the periodic requeue
     hands it to a new worker, which sends only what was not recorded as sent."""
@@ -77,8 +62,8 @@ def test_a_send_survives_its_worker_being_killed(celery_worker, settings, tmp_pa
         )
         first.kill()
         first.wait()
-        env = {**celery_worker_env(), "SEND_STALE_SECONDS": "5"}
-        second = _start_worker(env, tmp_path / "second.log", "send-resume")
+        env = {**worker_env(), "SEND_STALE_SECONDS": "5"}
+        second = start_worker(env, tmp_path / "second.log", "send-resume")
         try:
             wait_for(lambda: send.send_jobs_requeue_due() > 0, timeout=60, what="a stale job")
             wait_for(
@@ -96,14 +81,3 @@ def test_a_send_survives_its_worker_being_killed(celery_worker, settings, tmp_pa
     # Only instances not recorded as sent went again (at most the progress not yet written).
     assert len(received) < 12 + 12 // 2
     assert job.attempts_made.count() == 2
-
-
-def celery_worker_env() -> dict:
-    """The environment `celery_worker` gives its worker: this test's database and storage."""
-    location = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
-    return {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "PORTAL_DATA_DIR": str(location.parent),
-        "PYTHONUNBUFFERED": "1",
-    }
