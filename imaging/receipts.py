@@ -24,7 +24,7 @@ class SendCheckError(ValueError):
 
 
 def commitment_timeout_seconds() -> float:
-    return float(getattr(settings, "SEND_COMMITMENT_TIMEOUT_SECONDS", 300))
+    return float(settings.SEND_COMMITMENT_TIMEOUT_SECONDS)
 
 
 def commitment_request(*, job: SendJob, assoc: Association) -> None:

@@ -44,10 +44,6 @@ class SendError(ValueError):
     """A send cannot be created or changed as asked; `str(e)` says why."""
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def destination_peer(destination: Destination) -> scu.Peer:
     return scu.Peer(
         ae_title=destination.ae_title,
@@ -190,7 +186,7 @@ def _claim(job_id: int) -> SendJob | None:
     """Take the job if it is due and its destination has a free slot (counted in the database,
     so the limit holds across workers)."""
     now = timezone.now()
-    stale = now - timedelta(seconds=_setting("SEND_STALE_SECONDS", 120))
+    stale = now - timedelta(seconds=settings.SEND_STALE_SECONDS)
     with transaction.atomic():
         job = SendJob.objects.filter(pk=job_id).select_related("destination").first()
         if job is None:
@@ -211,7 +207,7 @@ def _claim(job_id: int) -> SendJob | None:
             .count()
         )
         if busy >= destination.max_associations:
-            _queue_run(job_id, countdown=_setting("SEND_SLOT_WAIT_SECONDS", 5.0))
+            _queue_run(job_id, countdown=settings.SEND_SLOT_WAIT_SECONDS)
             return None
         claimed = SendJob.objects.filter(claimable, pk=job_id).update(
             state=SendState.SENDING,
@@ -341,15 +337,15 @@ def _attempt_failed(job: SendJob, attempt: SendAttempt, exc: scu.TransportError)
     now = timezone.now()
     attempt.error, attempt.permanent, attempt.finished_at = str(exc), exc.permanent, now
     attempt.save(update_fields=["error", "permanent", "finished_at"])
-    max_attempts = int(_setting("SEND_MAX_ATTEMPTS", 6))
+    max_attempts = settings.SEND_MAX_ATTEMPTS
     if exc.permanent or job.attempts >= max_attempts:
         SendJob.objects.filter(pk=job.pk, state=SendState.SENDING).update(
             state=SendState.FAILED, error=str(exc), finished_at=now, heartbeat_at=None
         )
         logger.warning("send job %s failed: %s", job.pk, exc)
         return
-    base = _setting("SEND_RETRY_BASE_SECONDS", 10.0)
-    delay = min(base * 2 ** (job.attempts - 1), _setting("SEND_RETRY_MAX_SECONDS", 1800.0))
+    base = settings.SEND_RETRY_BASE_SECONDS
+    delay = min(base * 2 ** (job.attempts - 1), settings.SEND_RETRY_MAX_SECONDS)
     if SendJob.objects.filter(pk=job.pk, state=SendState.SENDING).update(
         state=SendState.QUEUED,
         error=f"{exc} Trying again in {delay:.0f} s.",
@@ -362,7 +358,7 @@ def _attempt_failed(job: SendJob, attempt: SendAttempt, exc: scu.TransportError)
 def send_jobs_requeue_due() -> int:
     """Periodic: queue jobs due for a retry and jobs whose worker vanished mid-send."""
     now = timezone.now()
-    stale = now - timedelta(seconds=_setting("SEND_STALE_SECONDS", 120))
+    stale = now - timedelta(seconds=settings.SEND_STALE_SECONDS)
     due = SendJob.objects.filter(
         Q(state=SendState.QUEUED, next_attempt_at__lte=now)
         | Q(

@@ -18,9 +18,6 @@ from clinic.models import Patient
 from imaging.models import Device
 from worklist.models import Order, OrderEvent, OrderStatus, Priority, Procedure
 
-# Accession Number is SH (PS3.5 6.2: at most 16 characters). `{date}` is the booking day,
-# `{seq}` the order's number within that day.
-DEFAULT_ACCESSION_FORMAT = "A{date:%y%m%d}{seq:04d}"
 # Orders a console may still perform, and the statuses staff may no longer change.
 OPEN_STATUSES = (OrderStatus.SCHEDULED, OrderStatus.ARRIVED, OrderStatus.IN_PROGRESS)
 CLOSED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.DISCONTINUED, OrderStatus.CANCELLED)
@@ -28,10 +25,6 @@ CLOSED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.DISCONTINUED, OrderStatus.
 
 class OrderError(Exception):
     """A booking the clinic's rules refuse, with the reason in plain words."""
-
-
-def _accession_format() -> str:
-    return getattr(settings, "WORKLIST_ACCESSION_FORMAT", DEFAULT_ACCESSION_FORMAT)
 
 
 def _accession_number(now: datetime, *, skip: int = 0) -> str:
@@ -42,7 +35,8 @@ def _accession_number(now: datetime, *, skip: int = 0) -> str:
     today = Order.objects.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
     seq = today.count() + 1 + skip
     for _ in range(1000):
-        accession = _accession_format().format(date=day, seq=seq)
+        # settings.WORKLIST_ACCESSION_FORMAT: `{date}` the booking day, `{seq}` its number that day.
+        accession = settings.WORKLIST_ACCESSION_FORMAT.format(date=day, seq=seq)
         if len(accession) > 16:
             raise OrderError("The accession number format makes numbers longer than 16 characters.")
         if not Order.objects.filter(accession_number=accession).exists():
