@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("clinic.api_urls")),
+    path("dicomweb/", include("imaging.dicomweb.urls")),
     path("", include("frontend.urls")),
 ]

@@ -389,3 +389,60 @@ class RoutingFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} → study {self.study_id} ({self.instance_count})"
+
+
+# --- Annotations (measurements and marks drawn in the viewer) -----------------------------
+
+
+class AnnotationTool(models.TextChoices):
+    LENGTH = "length", "Length"
+    ANGLE = "angle", "Angle"
+    COBB = "cobb", "Cobb angle"
+    ARROW = "arrow", "Arrow with text"
+    ELLIPSE = "ellipse", "Elliptical ROI"
+    RECTANGLE = "rectangle", "Rectangular ROI"
+    TEXT = "text", "Text"
+    VHS = "vhs", "Vertebral heart score"
+    NORBERG = "norberg", "Norberg angle"
+    TPA = "tpa", "Tibial plateau angle"
+    CALIBRATION = "calibration", "Manual calibration"
+
+
+class CalibrationSource(models.TextChoices):
+    PIXEL_SPACING = "pixel_spacing", "Pixel Spacing"
+    IMAGER_PIXEL_SPACING = "imager_pixel_spacing", "Imager Pixel Spacing (at the detector)"
+    MANUAL = "manual", "Manual calibration"
+    NONE = "none", "Not calibrated"
+
+
+class Annotation(models.Model):
+    """A mark on one frame of one image, drawn by a person.
+
+    `geometry` holds points in image pixel coordinates ([column, row], origin at the top-left
+    pixel's centre, as the viewer's image coordinates); its shape depends on the tool (see
+    imaging/measurements.py). `values` are computed by the server from the geometry and the
+    image's calibration: a list of {"name", "value", "unit"}.
+    """
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="annotations")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotations")
+    frame = models.PositiveIntegerField(default=1, help_text="1-based frame number")
+    tool = models.CharField(max_length=16, choices=AnnotationTool.choices)
+    geometry = models.JSONField()
+    text = models.CharField(max_length=500, blank=True)
+    values = models.JSONField(default=list, blank=True)
+    calibration_source = models.CharField(
+        max_length=24, choices=CalibrationSource.choices, default=CalibrationSource.NONE
+    )
+    author = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["study", "instance"], name="annotation_study_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_tool_display()} on {self.instance_id} frame {self.frame}"

@@ -1,0 +1,3 @@
+"""URLs under /dicomweb/."""
+
+urlpatterns: list = []
