@@ -21,8 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Every benchmark in turn (`make bench BENCHMARKS=send` runs one); each prints its figures.
+BENCHMARKS ?= ingest worklist send
+
 bench: $(STAMP)
-	$(BIN)/python -m bench ingest
+	@set -e; for benchmark in $(BENCHMARKS); do \
+	  echo "== python -m bench $$benchmark"; $(BIN)/python -m bench $$benchmark; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
