@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format setup
+.PHONY: run test bench lint format setup viewer
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
@@ -13,18 +13,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The viewer's JavaScript (frontend/viewer/), built by Vite into frontend/static/frontend/dist/.
+VIEWER := frontend/static/frontend/dist/.built
+VIEWER_SOURCES := $(wildcard frontend/viewer/*.js frontend/viewer/*.css frontend/viewer/*/*.js)
 
-run: $(STAMP)
+$(VIEWER): frontend/package.json frontend/package-lock.json frontend/vite.config.js $(VIEWER_SOURCES)
+	@command -v npm >/dev/null || { echo "Node.js 20.19+ and npm are needed to build the viewer"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+	touch $(VIEWER)
+
+viewer: $(VIEWER)
+
+setup: $(STAMP) $(VIEWER)
+
+run: $(STAMP) $(VIEWER)
 	$(BIN)/python manage.py portal_run
 
-test: $(STAMP)
+test: $(STAMP) $(VIEWER)
 	$(BIN)/python -m pytest
 
 # Every benchmark in turn (`make bench BENCHMARKS=send` runs one); each prints its figures.
-BENCHMARKS ?= ingest worklist send
+BENCHMARKS ?= ingest worklist send dicomweb viewer share-zip
 
-bench: $(STAMP)
+bench: $(STAMP) $(VIEWER)
 	@set -e; for benchmark in $(BENCHMARKS); do \
 	  echo "== python -m bench $$benchmark"; $(BIN)/python -m bench $$benchmark; done
 

@@ -1,6 +1,9 @@
 """`python -m bench ingest [--ct-slices N] [--dr-images N] [--skip-orthanc]` (also `make bench`),
 `python -m bench worklist [--orders N] [--stations N] [--repeat N]`,
-`python -m bench send [--ct-slices N]`.
+`python -m bench send [--ct-slices N]`,
+`python -m bench dicomweb [--ct-slices N] [--studies N] [--repeat N] [--skip-orthanc]`,
+`python -m bench viewer [--ct-slices N]`,
+`python -m bench share-zip [--ct-slices N] [--size PX]`.
 
 Runs on the embedded defaults, or on PostgreSQL and Celery when DATABASE_URL / REDIS_URL are
 set: the run creates and drops a database of its own on that PostgreSQL server, but uses the
@@ -64,7 +67,51 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--ct-slices", type=_count, default=500, help="slices (default 500)")
     send.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
     send.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
+    dicomweb = commands.add_parser(
+        "dicomweb", help="WADO-RS frames, rendered and QIDO next to Orthanc's DICOMweb plugin"
+    )
+    dicomweb.add_argument("--ct-slices", type=_count, default=500, help="slices (default 500)")
+    dicomweb.add_argument("--studies", type=_count, default=10000, help="for QIDO (default 10000)")
+    dicomweb.add_argument("--repeat", type=_count, default=20, help="requests each (default 20)")
+    dicomweb.add_argument("--concurrency", type=_count, default=4, help="frame fetch threads")
+    dicomweb.add_argument("--skip-orthanc", action="store_true", help="measure the portal only")
+    dicomweb.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
+    dicomweb.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
+    viewer = commands.add_parser(
+        "viewer", help="the viewer in headless Chromium: first image, stack load, scrolling"
+    )
+    viewer.add_argument("--ct-slices", type=_count, default=500, help="slices (default 500)")
+    viewer.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
+    viewer.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
+    share_zip = commands.add_parser(
+        "share-zip", help="peak memory while a share's ZIP of a 1 GiB study is produced"
+    )
+    share_zip.add_argument("--ct-slices", type=_count, default=500, help="slices (default 500)")
+    share_zip.add_argument("--size", type=_count, default=1024, help="rows = columns (1024)")
+    share_zip.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
+    share_zip.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
     args = parser.parse_args(argv)
+    if args.benchmark == "share-zip":
+        from bench import share_zip as share_zip_benchmark
+
+        return share_zip_benchmark.run(
+            ct_slices=max(args.ct_slices, 1), size=max(args.size, 16), data_dir=args.data_dir,
+            keep=args.keep,
+        )  # fmt: skip
+    if args.benchmark == "viewer":
+        from bench import viewer as viewer_benchmark
+
+        return viewer_benchmark.run(
+            ct_slices=max(args.ct_slices, 1), data_dir=args.data_dir, keep=args.keep
+        )
+    if args.benchmark == "dicomweb":
+        from bench import dicomweb as dicomweb_benchmark
+
+        return dicomweb_benchmark.run(
+            ct_slices=max(args.ct_slices, 1), studies=max(args.studies, 1),
+            repeat=max(args.repeat, 1), concurrency=max(args.concurrency, 1),
+            skip_orthanc=args.skip_orthanc, data_dir=args.data_dir, keep=args.keep,
+        )  # fmt: skip
     if args.benchmark == "send":
         from bench import send as send_benchmark
 

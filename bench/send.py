@@ -2,8 +2,9 @@
 
 The CT is received into a scratch portal (SQLite, temporary folder), then sent to a fresh
 Orthanc and to DCMTK storescp, once by `storescu` and once by the portal's send service (the
-same code a worker runs). With Orthanc as a storage commitment SCP, the time from its report
-reaching the portal's listener to the job showing "confirmed" is measured too.
+same code a worker runs; its time runs from the attempt's start to the last C-STORE response).
+With Orthanc as a storage commitment SCP, the time from its N-EVENT-REPORT reaching the
+portal's listener to the job showing "confirmed" is measured too.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def run(*, slices: int, data_dir: Path, keep: bool = False) -> int:
     confirm = rows["orthanc"].get("confirm")
     if confirm is not None:
         print(f"confirmed in the portal {confirm:.2f} s after the commitment request went out")
+        shown = rows["orthanc"]["confirm-shown"]
+        print(
+            f'job shown "confirmed" {shown:.3f} s after Orthanc\'s N-EVENT-REPORT arrived (target ≤ 2 s)'
+        )
     return 0
 
 
@@ -128,7 +133,17 @@ def _measure(procs: Processes, ct: data.DataSet, work: Path) -> dict[str, dict[s
     )
     rows["orthanc"]["storescu"] = released - started
 
-    # The portal's listener receives Orthanc's storage commitment report.
+    # The portal's listener receives Orthanc's storage commitment report; note when it arrives.
+    from imaging import receipts
+
+    reports: list[float] = []
+    record = receipts.report_received
+
+    def report_received(info) -> None:
+        reports.append(time.monotonic())
+        record(info)
+
+    receipts.report_received = report_received
     ae = listener.build_ae(ae_title="VETPORTAL", max_pdu=settings.DICOM_MAX_PDU)
     listener_port = free_port()
     server = listener.start(
@@ -142,13 +157,17 @@ def _measure(procs: Processes, ct: data.DataSet, work: Path) -> dict[str, dict[s
             commitment=True,
         )  # fmt: skip
         rows["orthanc"]["portal"] = seconds
+        # What a user watching the job sees: its state, read as the sends page reads it.
         deadline = time.monotonic() + 60
         while job.state != "confirmed" and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.005)
             job.refresh_from_db()
-        if job.state == "confirmed":
+        shown = time.monotonic()
+        if job.state == "confirmed" and reports:
             confirmed = max(job.items.values_list("confirmed_at", flat=True))
             rows["orthanc"]["confirm"] = (confirmed - job.commitment_requested_at).total_seconds()
+            rows["orthanc"]["confirm-shown"] = shown - reports[0]
     finally:
+        receipts.report_received = record
         listener.stop(ae, server, grace=2.0)
     return rows

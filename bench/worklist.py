@@ -144,6 +144,7 @@ def _book(*, orders: int, stations: int) -> None:
                 device=devices[(n // DAYS) % stations],
                 scheduled_at=timezone.make_aware(when),
                 requesting_vet="Anna Berg",
+                performing_vet=("Lea Jansen", "Tom Hale")[n % 2],
                 accession_number=accession,
                 requested_procedure_id=accession,
                 scheduled_step_id=f"S{accession}",

@@ -4,8 +4,10 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import api as clinic_api
+from imaging import annotation_api, send_api
 from imaging import api as imaging_api
-from imaging import send_api
+from reports import api as reports_api
+from sharing import api as sharing_api
 from worklist import api as worklist_api
 
 urlpatterns = [
@@ -78,4 +80,94 @@ urlpatterns += [
     path("sends/<int:pk>/", send_api.SendJobDetailApi.as_view(), name="api-send"),
     path("sends/<int:pk>/cancel", send_api.SendJobCancelApi.as_view(), name="api-send-cancel"),
     path("sends/<int:pk>/resume", send_api.SendJobResumeApi.as_view(), name="api-send-resume"),
+    path("routing-rules/", send_api.RoutingRuleListApi.as_view(), name="api-routing-rules"),
+    path(
+        "routing-rules/<int:pk>/", send_api.RoutingRuleDetailApi.as_view(), name="api-routing-rule"
+    ),
+]
+
+# imaging: annotations and measurements
+urlpatterns += [
+    path(
+        "studies/<int:study_pk>/annotations/",
+        annotation_api.StudyAnnotationListApi.as_view(),
+        name="api-study-annotations",
+    ),
+    path(
+        "studies/<int:study_pk>/annotations/export",
+        annotation_api.StudyAnnotationExportApi.as_view(),
+        name="api-study-annotations-export",
+    ),
+    path(
+        "annotations/<int:pk>/",
+        annotation_api.AnnotationDetailApi.as_view(),
+        name="api-annotation",
+    ),
+]
+
+# reports: a study's report, its key images, PDF and email
+urlpatterns += [
+    path(
+        "studies/<int:study_pk>/report/",
+        reports_api.StudyReportApi.as_view(),
+        name="api-study-report",
+    ),
+    path(
+        "studies/<int:study_pk>/report/sign",
+        reports_api.StudyReportSignApi.as_view(),
+        name="api-study-report-sign",
+    ),
+    path(
+        "studies/<int:study_pk>/report/addenda",
+        reports_api.StudyReportAddendumApi.as_view(),
+        name="api-study-report-addenda",
+    ),
+    path(
+        "studies/<int:study_pk>/report/pdf",
+        reports_api.StudyReportPdfApi.as_view(),
+        name="api-study-report-pdf",
+    ),
+    path(
+        "studies/<int:study_pk>/report/email",
+        reports_api.StudyReportEmailApi.as_view(),
+        name="api-study-report-email",
+    ),
+    path(
+        "studies/<int:study_pk>/key-images/",
+        reports_api.StudyKeyImageListApi.as_view(),
+        name="api-study-key-images",
+    ),
+    path(
+        "studies/<int:study_pk>/key-images/<int:pk>/",
+        reports_api.StudyKeyImageDetailApi.as_view(),
+        name="api-study-key-image",
+    ),
+    path(
+        "studies/<int:study_pk>/key-images/<int:pk>/image.png",
+        reports_api.StudyKeyImagePngApi.as_view(),
+        name="api-study-key-image-png",
+    ),
+    path(
+        "report-templates/",
+        reports_api.ReportTemplateListApi.as_view(),
+        name="api-report-templates",
+    ),
+]
+
+# sharing
+urlpatterns += [
+    path("consultants/", sharing_api.ConsultantListApi.as_view(), name="api-consultants"),
+    path("consultants/<int:pk>/", sharing_api.ConsultantDetailApi.as_view(), name="api-consultant"),
+    path("studies/<int:pk>/shares/", sharing_api.StudyShareListApi.as_view(), name="api-shares"),
+    path("shares/<int:pk>/revoke", sharing_api.ShareRevokeApi.as_view(), name="api-share-revoke"),
+    path(
+        "shares/<int:pk>/access-log/",
+        sharing_api.ShareAccessListApi.as_view(),
+        name="api-share-access-log",
+    ),
+    path(
+        "studies/<int:pk>/consult-replies/",
+        sharing_api.StudyConsultReplyListApi.as_view(),
+        name="api-consult-replies",
+    ),
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from pydicom import Dataset
 from pydicom.valuerep import PersonName
@@ -179,9 +180,12 @@ def demographics_from(ds: Dataset, *, fallback_key: str) -> Demographics:
     patient_id = _text(ds, "PatientID")
     if not patient_id:
         patient_id = "UNK-" + hashlib.sha1(fallback_key.encode()).hexdigest()[:12].upper()
+    issuer = _text(ds, "IssuerOfPatientID")[:64]
+    if issuer and issuer == settings.PATIENT_ID_ISSUER:
+        issuer = ""  # the clinic's own IDs, which the worklist hands out under its issuer
     return Demographics(
         patient_id=patient_id[:64],
-        issuer=_text(ds, "IssuerOfPatientID")[:64],
+        issuer=issuer,
         animal_name=(animal or "Unnamed")[:100],
         owner_name=owner[:200],
         dicom_name=str(raw_name)[:200],

@@ -21,6 +21,24 @@ _STUDY_WORK = [
     "imaging.change_study",
     "imaging.view_sendjob", "imaging.add_sendjob", "imaging.change_sendjob",
 ]  # fmt: skip
+# Measuring and marking images; authors change only their own (checked by the API).
+_ANNOTATING = [
+    "imaging.view_annotation", "imaging.add_annotation",
+    "imaging.change_annotation", "imaging.delete_annotation",
+]  # fmt: skip
+# Reports: technicians prepare drafts (template, key images, text) and email signed reports;
+# only veterinarians sign and add addenda.
+_REPORT_DRAFTING = [
+    "reports.view_report", "reports.add_report", "reports.change_report",
+    "reports.email_report", "reports.view_reporttemplate",
+]  # fmt: skip
+_REPORT_SIGNING = ["reports.sign_report", "reports.add_addendum"]
+# Sharing studies with outside specialists, and the directory of those specialists.
+_SHARING = [
+    "sharing.view_share", "sharing.add_share", "sharing.change_share",
+    "sharing.view_consultant", "sharing.add_consultant", "sharing.change_consultant",
+    "sharing.delete_consultant", "sharing.view_consultreply",
+]  # fmt: skip
 _SCHEDULING = [
     "worklist.view_procedure", "worklist.view_order", "worklist.add_order", "worklist.change_order",
     "imaging.view_device",
@@ -28,10 +46,16 @@ _SCHEDULING = [
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     FRONT_DESK: _CLINIC_RECORDS + _SCHEDULING,
-    TECHNICIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK,
-    VETERINARIAN: _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK,
+    TECHNICIAN: (
+        _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK + _ANNOTATING
+        + _REPORT_DRAFTING
+    ),
+    VETERINARIAN: (
+        _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK + _ANNOTATING
+        + _REPORT_DRAFTING + _REPORT_SIGNING + _SHARING
+    ),
     ADMINISTRATOR: ["*"],
-}
+}  # fmt: skip
 
 
 def _permissions(codes: list[str]) -> list[Permission]:

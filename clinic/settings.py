@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "clinic",
     "imaging",
     "worklist",
+    "reports",
+    "sharing",
     "frontend",
 ]
 
@@ -173,9 +175,51 @@ if len(_sample_accession) > 16:
     raise ImproperlyConfigured(
         "WORKLIST_ACCESSION_FORMAT makes accession numbers over 16 characters"
     )
+# Issuer of Patient ID (0010,0021) the worklist gives the clinic's own patient IDs (stored
+# without one). Empty: none. An LO value: at most 64 characters, no backslash.
+PATIENT_ID_ISSUER = (env_str("PATIENT_ID_ISSUER", "") or "").strip()
+if len(PATIENT_ID_ISSUER) > 64 or "\\" in PATIENT_ID_ISSUER:
+    raise ImproperlyConfigured(
+        f"PATIENT_ID_ISSUER={PATIENT_ID_ISSUER!r} is not a valid issuer (at most 64 "
+        "characters, no backslash)"
+    )
 
 PORTAL_HTTP_PORT = env_int("PORTAL_HTTP_PORT", 8000, minimum=1, maximum=65535)
 PORTAL_CLINIC_NAME = env_str("PORTAL_CLINIC_NAME", "Veterinary Imaging Portal")
+# The clinic's letterhead on report PDFs (reports/pdf.py).
+PORTAL_CLINIC_ADDRESS = env_str("PORTAL_CLINIC_ADDRESS", "") or ""
+PORTAL_CLINIC_PHONE = env_str("PORTAL_CLINIC_PHONE", "") or ""
+PORTAL_CLINIC_EMAIL = env_str("PORTAL_CLINIC_EMAIL", "") or ""
+
+# Email (reports to referring vets). EMAIL_BACKEND is "console" (default: printed to the log),
+# "smtp", "file", "locmem", "dummy" or a dotted path to a Django email backend.
+_EMAIL_BACKENDS = {
+    name: f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("console", "smtp", "file", "locmem", "dummy")
+}
+_email_backend = env_str("EMAIL_BACKEND", "console") or "console"
+if _email_backend in _EMAIL_BACKENDS:
+    EMAIL_BACKEND = _EMAIL_BACKENDS[_email_backend]
+elif "." in _email_backend:
+    EMAIL_BACKEND = _email_backend
+else:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND={_email_backend!r} is not one of {', '.join(_EMAIL_BACKENDS)} "
+        "or a dotted path"
+    )
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1, maximum=600)
+EMAIL_FILE_PATH = str(DATA_DIR / "outbox")
+DEFAULT_FROM_EMAIL = (
+    env_str("DEFAULT_FROM_EMAIL") or PORTAL_CLINIC_EMAIL or "imaging-portal@localhost"
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -214,7 +258,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
-        for name in ("clinic", "imaging", "frontend", "celery")
+        for name in ("clinic", "imaging", "reports", "sharing", "frontend", "celery")
     },
 }
 
@@ -241,3 +285,17 @@ CELERY_BEAT_SCHEDULE["route-quiet-studies"] = {
     "task": "imaging.tasks.route_quiet_studies",
     "schedule": 30,
 }
+
+# Share links for outside specialists (sharing/): expiry in days (default and the most a vet may
+# choose), the base of emailed links when no request names the host, and the passcode lockout.
+SHARE_DEFAULT_EXPIRY_DAYS = env_int("SHARE_DEFAULT_EXPIRY_DAYS", 14, minimum=1, maximum=3650)
+SHARE_MAX_EXPIRY_DAYS = env_int("SHARE_MAX_EXPIRY_DAYS", 90, minimum=1, maximum=3650)
+if SHARE_DEFAULT_EXPIRY_DAYS > SHARE_MAX_EXPIRY_DAYS:
+    raise ImproperlyConfigured("SHARE_DEFAULT_EXPIRY_DAYS is longer than SHARE_MAX_EXPIRY_DAYS")
+SHARE_LINK_BASE_URL = (
+    env_str("SHARE_LINK_BASE_URL", f"http://localhost:{PORTAL_HTTP_PORT}") or ""
+).rstrip("/")
+SHARE_PASSCODE_ATTEMPTS = env_int("SHARE_PASSCODE_ATTEMPTS", 5, minimum=1, maximum=100)
+SHARE_PASSCODE_LOCKOUT_MINUTES = env_int(
+    "SHARE_PASSCODE_LOCKOUT_MINUTES", 15, minimum=1, maximum=10080
+)

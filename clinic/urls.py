@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("clinic.api_urls")),
     path("dicomweb/", include("imaging.dicomweb.urls")),
+    path("share/", include("sharing.urls")),
     path("", include("frontend.urls")),
 ]

@@ -34,6 +34,12 @@ class OrderForm(forms.Form):
     time = forms.TimeField(label="Time", widget=forms.TimeInput(attrs={"type": "time"}))
     requesting_vet = forms.CharField(label="Requesting vet", max_length=100, required=False)
     referring_vet = forms.CharField(label="Referring vet", max_length=100, required=False)
+    performing_vet = forms.CharField(
+        label="Performing vet / technician",
+        max_length=100,
+        required=False,
+        help_text="Shown to the console as the scheduled performing physician.",
+    )
     reason = forms.CharField(
         label="Reason / clinical history",
         required=False,
@@ -55,6 +61,7 @@ class OrderForm(forms.Form):
             "scheduled_at": self.scheduled_at(),
             "requesting_vet": data["requesting_vet"],
             "referring_vet": data["referring_vet"],
+            "performing_vet": data["performing_vet"],
             "reason": data["reason"],
             "priority": data["priority"],
         }

@@ -38,6 +38,7 @@ from .views import _fragment, permission
 PATIENT_MATCHES = 10  # search-as-you-type suggestions shown at once
 ORDER_FIELDS = [
     "procedure", "device", "day", "time", "priority", "requesting_vet", "referring_vet",
+    "performing_vet",
 ]  # fmt: skip
 NEW_PATIENT_FIELDS = [
     "owner_last_name", "owner_first_name", "owner_phone", "animal_name", "species", "breed",
@@ -226,6 +227,7 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "time": local.time().replace(second=0, microsecond=0),
         "requesting_vet": order.requesting_vet,
         "referring_vet": order.referring_vet,
+        "performing_vet": order.performing_vet,
         "reason": order.reason,
         "priority": order.priority,
     }

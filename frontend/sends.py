@@ -1,5 +1,5 @@
 """Pages for sending studies on: the send panel of a study, the sends page with live progress,
-and (administrators) destinations with "Test connection"."""
+and (administrators) destinations with "Test connection" and auto-routing rules."""
 
 from django import forms
 from django.contrib import messages
@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from imaging import destinations, receipts, send
-from imaging.models import Destination, SendJob, Study
+from imaging import destinations, receipts, routing, send
+from imaging.models import Destination, RoutingRule, SendJob, Study
 
 from .views import _fragment, permission
 
@@ -188,3 +188,70 @@ def destination_test(request: HttpRequest, pk: int) -> HttpResponse:
     check = destinations.destination_test_connection(destination=destination)
     (messages.success if check.ok else messages.error)(request, check.message)
     return redirect("destination-list")
+
+
+# Auto-routing rules (administrators) ------------------------------------------------------
+
+
+class RoutingRuleForm(forms.ModelForm):
+    destinations = forms.ModelMultipleChoiceField(
+        queryset=Destination.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "name", "destinations", "device", "modality", "procedure", "body_part",
+            "quiet_seconds", "active",
+        ]  # fmt: skip
+        labels = {"quiet_seconds": "Quiet period (seconds)", "device": "Sending device"}
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        try:
+            routing.rule_validate(
+                self.instance, destinations=list(self.cleaned_data.get("destinations") or [])
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, errors)
+
+
+@permission("imaging.view_routingrule")
+def routing_rule_list(request: HttpRequest) -> HttpResponse:
+    can_add = request.user.has_perm("imaging.add_routingrule")
+    form = RoutingRuleForm(request.POST or None)
+    if request.method == "POST":
+        if not can_add:
+            raise PermissionDenied
+        if form.is_valid():
+            rule = form.save()
+            messages.success(request, f"Rule {rule.name} added.")
+            return redirect("routing-rule-list")
+    context = {
+        "nav": "destinations",
+        "rules": RoutingRule.objects.prefetch_related("destinations").select_related("device"),
+        "form": form if can_add else None,
+    }
+    return render(request, "frontend/routing_rules.html", context)
+
+
+@permission("imaging.change_routingrule")
+def routing_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(RoutingRule, pk=pk)
+    form = RoutingRuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Rule {rule.name} saved.")
+        return redirect("routing-rule-list")
+    return render(request, "frontend/routing_rule_form.html", {"nav": "destinations", "form": form})
+
+
+@require_POST
+@permission("imaging.delete_routingrule")
+def routing_rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(RoutingRule, pk=pk)
+    rule.delete()
+    messages.success(request, f"Rule {rule.name} deleted.")
+    return redirect("routing-rule-list")

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import scheduling, sends, views
+from . import reports, scheduling, sends, sharing_pages, viewer, views
 
 urlpatterns = [
     path("login/", views.PortalLoginView.as_view(), name="login"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("studies/<int:pk>/", views.study_detail, name="study-detail"),
     path("studies/<int:pk>/live", views.study_live, name="study-live"),
     path("studies/<int:pk>/move", views.study_move, name="study-move"),
+    path("studies/<int:pk>/viewer", viewer.study_viewer, name="study-viewer"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/verify", views.patient_verify, name="patient-verify"),
@@ -44,4 +45,48 @@ urlpatterns += [
     path("destinations/", sends.destination_list, name="destination-list"),
     path("destinations/<int:pk>/", sends.destination_edit, name="destination-edit"),
     path("destinations/<int:pk>/test", sends.destination_test, name="destination-test"),
+    path("routing-rules/", sends.routing_rule_list, name="routing-rule-list"),
+    path("routing-rules/<int:pk>/", sends.routing_rule_edit, name="routing-rule-edit"),
+    path("routing-rules/<int:pk>/delete", sends.routing_rule_delete, name="routing-rule-delete"),
+]
+
+# Reports (frontend/reports.py)
+urlpatterns += [
+    path("studies/<int:pk>/report/", reports.report_editor, name="report-editor"),
+    path("studies/<int:pk>/report/start", reports.report_start, name="report-start"),
+    path("studies/<int:pk>/report/save", reports.report_save, name="report-save"),
+    path("studies/<int:pk>/report/sign", reports.report_sign, name="report-sign"),
+    path("studies/<int:pk>/report/addendum", reports.report_addendum, name="report-addendum"),
+    path("studies/<int:pk>/report/email", reports.report_send_email, name="report-email"),
+    path("studies/<int:pk>/report/pdf", reports.report_pdf_download, name="report-pdf"),
+    path("studies/<int:pk>/report/store", reports.report_store, name="report-store"),
+    path(
+        "studies/<int:pk>/report/key-images/add",
+        reports.key_image_add,
+        name="report-key-image-add",
+    ),
+    path(
+        "studies/<int:pk>/report/key-images/<int:key_image_pk>.png",
+        reports.key_image_png,
+        name="report-key-image",
+    ),
+    path(
+        "studies/<int:pk>/report/key-images/<int:key_image_pk>/remove",
+        reports.key_image_remove,
+        name="report-key-image-remove",
+    ),
+]
+
+# Sharing with specialists (frontend/sharing_pages.py; the specialist's pages are sharing/urls.py)
+urlpatterns += [
+    path("studies/<int:pk>/share", sharing_pages.study_share_create, name="study-share-create"),
+    path("shares/<int:pk>/revoke", sharing_pages.share_revoke, name="share-revoke"),
+    path("shares/<int:pk>/push", sharing_pages.share_push, name="share-push"),
+    path(
+        "consult-attachments/<int:pk>",
+        sharing_pages.consult_attachment,
+        name="consult-attachment",
+    ),
+    path("consultants/", sharing_pages.consultant_list, name="consultant-list"),
+    path("consultants/<int:pk>/", sharing_pages.consultant_edit, name="consultant-edit"),
 ]

@@ -434,9 +434,15 @@ class Annotation(models.Model):
     calibration_source = models.CharField(
         max_length=24, choices=CalibrationSource.choices, default=CalibrationSource.NONE
     )
+    # What a person should know about the calibration, e.g. "measured at the detector".
+    calibration_note = models.CharField(max_length=200, blank=True)
     author = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Marks drawn by someone outside the clinic through a share link: the share's key
+    # ("share:<id>", opaque here) and who drew them, in words. Empty for the clinic's own.
+    share_key = models.CharField(max_length=64, blank=True, db_index=True)
+    author_label = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -446,3 +452,13 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_tool_display()} on {self.instance_id} frame {self.frame}"
+
+    @property
+    def via_share(self) -> bool:
+        return bool(self.share_key)
+
+    def author_name(self) -> str:
+        """Who drew it, in words: the share's label, else the clinic user's name."""
+        if self.share_key or self.author is None:
+            return self.author_label
+        return self.author.get_full_name() or self.author.get_username()

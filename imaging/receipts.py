@@ -5,7 +5,7 @@ user sees once the destination has (or has not) confirmed what it holds.
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 from pydicom import Dataset
@@ -17,6 +17,11 @@ from imaging.dicom import scu
 from imaging.models import SendItem, SendItemState, SendJob, SendState
 
 logger = logging.getLogger(__name__)
+
+
+# How long the worker keeps the association open after its N-ACTION for a report on it
+# (destinations that report on a new association, like Orthanc, are not waited for longer).
+SAME_ASSOCIATION_WAIT_SECONDS = 1.0
 
 
 class SendCheckError(ValueError):
@@ -42,8 +47,22 @@ def commitment_request(*, job: SendJob, assoc: Association) -> None:
             "instance__sop_class_uid", "instance__sop_instance_uid"
         )
     )
-    scu.commitment_request(assoc, transaction_uid=transaction_uid, references=references)
+    scu.commitment_request(
+        assoc,
+        transaction_uid=transaction_uid,
+        references=references,
+        wait_for_report=SAME_ASSOCIATION_WAIT_SECONDS,
+    )
     verification_request(job_id=job.pk, countdown=commitment_timeout_seconds())
+
+
+def report_received_on_send_association(info: Dataset) -> None:
+    """A report the destination sent on the association the worker opened; it runs on
+    pynetdicom's thread, whose database connection is closed afterwards."""
+    try:
+        report_received(info)
+    finally:
+        connections.close_all()
 
 
 def report_received(info: Dataset) -> None:

@@ -88,6 +88,20 @@ def thumbnail_for(file_or_path: str | os.PathLike | BinaryIO, *, size: int = 256
     return Thumbnail(png=_png(image, size=size, aspect=aspect))
 
 
+def render_image(
+    handle: BinaryIO,
+    *,
+    frame: int | None = None,
+    window: tuple[float, float] | tuple[float, float, str] | None = None,
+    max_size: int | None = None,
+) -> tuple[Image.Image, float]:
+    """One frame (0-based; the representative one by default) of a stored file as an 8-bit
+    image, and its pixel aspect (height/width). Only that frame is read and decoded; with
+    `max_size` it is decimated first. `window` is (center, width[, VOI LUT function]).
+    Raises RenderError (or NoImage) with a reason when it cannot be drawn."""
+    return _render_file(handle, max_size=max_size, frame=frame, window=window)
+
+
 def render_thumbnail(file_or_path: str | os.PathLike | BinaryIO, *, size: int = 256) -> bytes:
     """PNG bytes of `thumbnail_for`: the image, or a placeholder with the reason."""
     return thumbnail_for(file_or_path, size=size).png
@@ -115,7 +129,9 @@ def placeholder(reason: str, *, size: int = 256) -> bytes:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _render_file(handle: BinaryIO, *, max_size: int | None = None) -> tuple[Image.Image, float]:
+def _render_file(
+    handle: BinaryIO, *, max_size: int | None = None, frame: int | None = None, window=None
+) -> tuple[Image.Image, float]:
     """The representative frame and its pixel aspect; only that frame is read and decoded.
 
     With `max_size`, pixels are decimated to no less than that before the LUT and window
@@ -128,7 +144,7 @@ def _render_file(handle: BinaryIO, *, max_size: int | None = None) -> tuple[Imag
         raise RenderError("Cannot display: not a readable DICOM file") from exc
     if not _has_image_module(header):
         raise _missing_pixels(header)
-    index = _frame_index(header, None)
+    index = _frame_index(header, frame)
     tsyntax = _transfer_syntax(header)
     handle.seek(0)
     if tsyntax == DeflatedExplicitVRLittleEndian:
@@ -137,7 +153,7 @@ def _render_file(handle: BinaryIO, *, max_size: int | None = None) -> tuple[Imag
             dataset = dcmread(handle)
         except Exception as exc:
             raise RenderError("Cannot display: file is damaged") from exc
-        return render_frame(dataset, frame=index), _pixel_aspect(dataset)
+        return render_frame(dataset, frame=index, window=window), _pixel_aspect(dataset)
     try:
         arr = pixel_array(handle, index=index)
     except AttributeError as exc:
@@ -148,7 +164,7 @@ def _render_file(handle: BinaryIO, *, max_size: int | None = None) -> tuple[Imag
         step = max(1, max(arr.shape[0], arr.shape[1]) // max_size)
         if step > 1:
             arr = np.ascontiguousarray(arr[::step, ::step])
-    return _to_image(arr, header, index=index, window=None), _pixel_aspect(header)
+    return _to_image(arr, header, index=index, window=window), _pixel_aspect(header)
 
 
 def _transfer_syntax(ds: Dataset) -> UID:
@@ -245,7 +261,7 @@ def _grey8(
     padding = _padding_mask(arr, ds)
     values = np.asarray(apply_modality_lut(arr, transforms), dtype=np.float64)
     if window is not None:
-        unit = _window(values, *window, "LINEAR")
+        unit = _window(values, window[0], window[1], (tuple(window[2:]) or ("LINEAR",))[0])
     else:
         unit = _file_voi(values, transforms)
         if unit is None:

@@ -8,6 +8,7 @@ service leaves out what the destination has or is getting).
 import logging
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -62,3 +63,10 @@ def _route(rule: RoutingRule, study: Study) -> int:
             rule=rule, study=study, defaults={"instance_count": study.instance_count}
         )
     return queued
+
+
+def rule_validate(rule: RoutingRule, *, destinations: list | None) -> None:
+    """Raise ValidationError with clinic-readable messages for a rule that cannot work."""
+    rule.full_clean(exclude=["destinations"])
+    if destinations is not None and not destinations:
+        raise ValidationError({"destinations": "Choose at least one destination to send to."})

@@ -19,7 +19,7 @@ from pynetdicom.sop_class import StorageCommitmentPushModel
 
 from clinic import queue
 from imaging import receipts, storage
-from imaging.dicom import scu
+from imaging.dicom import scu, store
 from imaging.models import (
     Destination,
     Instance,
@@ -169,7 +169,7 @@ def send_job_run(*, job_id: int) -> None:
     except scu.TransportError as exc:
         _attempt_failed(job, attempt, exc)
         return
-    attempt.finished_at = timezone.now()
+    attempt.finished_at = attempt.finished_at or timezone.now()
     attempt.save(update_fields=["finished_at", "instances_sent", "bytes_sent"])
     with transaction.atomic():  # readers see the settled state, never a passing "sent"
         done = SendJob.objects.filter(pk=job.pk, state=SendState.SENDING).update(
@@ -229,41 +229,50 @@ def _send_pending(job: SendJob, attempt: SendAttempt) -> bool:
     if not items:
         return False
     pairs = {(i.instance.sop_class_uid, i.instance.transfer_syntax_uid) for i in items}
-    contexts = scu.store_contexts(pairs, destination.preferred_transfer_syntax)
+    contexts = store.store_contexts(pairs, destination.preferred_transfer_syntax)
     if destination.storage_commitment:
         contexts.insert(0, (StorageCommitmentPushModel, scu.UNCOMPRESSED))
     progress = _Progress(job, attempt)
+    peer = destination_peer(destination)
     with scu.association(
-        destination_peer(destination), contexts, on_commitment_report=receipts.report_received
+        peer, contexts, on_commitment_report=receipts.report_received_on_send_association
     ) as assoc:
         try:
-            for item in items:
-                if not progress.flush_if_due():
-                    return False  # cancelled: stop after the instance in hand
-                instance = item.instance
-                started = time.monotonic()
-                try:
-                    result = scu.store(
-                        assoc,
-                        path=storage.local_path(instance.storage_key),
-                        read=lambda key=instance.storage_key: dcmread(storage.instance_open(key)),
-                        sop_class=instance.sop_class_uid,
-                        syntax=instance.transfer_syntax_uid,
-                    )
-                except scu.InstanceRefused as exc:
-                    # This instance cannot go (e.g. its SOP class was not accepted); the rest can.
-                    SendItem.objects.filter(pk=item.pk).update(
-                        state=SendItemState.FAILED, error=str(exc)[:255]
-                    )
-                    continue
-                progress.seconds += time.monotonic() - started
-                _record_status(item, result.status, progress)
+            with store.Sender(
+                assoc, peer, preferred=destination.preferred_transfer_syntax
+            ) as sender:
+                for item in items:
+                    if not progress.flush_if_due():
+                        return False  # cancelled: stop after the instance in hand
+                    _send_item(sender, item, progress)
         except scu.TransportError:
             progress.flush()  # what the destination acknowledged stays acknowledged
             raise
         progress.flush()
+        attempt.finished_at = timezone.now()  # sending ends here; confirmation is apart
         if destination.storage_commitment and progress.sent_total:
             receipts.commitment_request(job=job, assoc=assoc)
+    return True
+
+
+def _send_item(sender: store.Sender, item: SendItem, progress: "_Progress") -> None:
+    """C-STORE one item and note its status (an instance that alone cannot go fails alone)."""
+    instance = item.instance
+    started = time.monotonic()
+    try:
+        result = sender.store(
+            path=storage.local_path(instance.storage_key),
+            read=lambda key=instance.storage_key: dcmread(storage.instance_open(key)),
+            sop_class=instance.sop_class_uid,
+            sop_instance=instance.sop_instance_uid,
+            syntax=instance.transfer_syntax_uid,
+        )
+    except scu.InstanceRefused as exc:
+        # This instance cannot go (e.g. its SOP class was not accepted); the rest can.
+        SendItem.objects.filter(pk=item.pk).update(state=SendItemState.FAILED, error=str(exc)[:255])
+        return False
+    progress.seconds += time.monotonic() - started
+    _record_status(item, result.status, progress)
     return True
 
 
@@ -356,7 +365,9 @@ def _attempt_failed(job: SendJob, attempt: SendAttempt, exc: scu.TransportError)
 
 
 def send_jobs_requeue_due() -> int:
-    """Periodic: queue jobs due for a retry and jobs whose worker vanished mid-send."""
+    """Periodic: queue jobs due for a retry and jobs whose worker vanished mid-send, and check
+    jobs still waiting for a confirmation long after it was due (their check task was lost,
+    e.g. with a restart): they are settled by C-FIND, or end "sent, unconfirmed"."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.SEND_STALE_SECONDS)
     due = SendJob.objects.filter(
@@ -371,4 +382,15 @@ def send_jobs_requeue_due() -> int:
     ids = list(due)
     for job_id in ids:
         _queue_run(job_id)
-    return len(ids)
+    overdue = stale - timedelta(seconds=settings.SEND_COMMITMENT_TIMEOUT_SECONDS)
+    unconfirmed = list(
+        SendJob.objects.filter(state=SendState.SENT, finished_at__isnull=True)
+        .filter(
+            Q(commitment_requested_at__lt=overdue)
+            | Q(commitment_requested_at__isnull=True, started_at__lt=overdue)
+        )
+        .values_list("pk", flat=True)
+    )
+    for job_id in unconfirmed:
+        receipts.verification_request(job_id=job_id, countdown=0)
+    return len(ids) + len(unconfirmed)

@@ -1,4 +1,5 @@
-"""REST API for destinations (administrators) and send jobs (technicians, veterinarians)."""
+"""REST API for destinations and auto-routing rules (administrators) and send jobs
+(technicians, veterinarians)."""
 
 import copy
 
@@ -11,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.permissions import ModelPermissions
-from imaging import destinations, receipts, send
-from imaging.models import Destination, SendJob, Study
+from imaging import destinations, receipts, routing, send
+from imaging.models import Destination, RoutingRule, SendJob, Study
 
 
 class DestinationSerializer(serializers.ModelSerializer):
@@ -170,3 +171,42 @@ class SendJobResumeApi(generics.GenericAPIView):
         except send.SendError as exc:
             return Response({"detail": str(exc)}, status=400)
         return Response(SendJobSerializer(job).data)
+
+
+class RoutingRuleSerializer(serializers.ModelSerializer):
+    destinations = serializers.PrimaryKeyRelatedField(many=True, queryset=Destination.objects.all())
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "id", "name", "destinations", "device", "modality", "procedure", "body_part",
+            "quiet_seconds", "active",
+        ]  # fmt: skip
+
+    def validate(self, attrs: dict) -> dict:
+        candidate = copy.copy(self.instance) if self.instance else RoutingRule()
+        for name, value in attrs.items():
+            if name != "destinations":
+                setattr(candidate, name, value)
+        chosen = attrs.get("destinations")
+        if chosen is None and self.instance is None:
+            chosen = []
+        try:
+            routing.rule_validate(candidate, destinations=chosen)
+        except ModelValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
+
+
+class RoutingRuleListApi(generics.ListCreateAPIView):
+    """Auto-routing rules (administrators): which arriving studies go where by themselves."""
+
+    permission_classes = [ModelPermissions]
+    queryset = RoutingRule.objects.prefetch_related("destinations")
+    serializer_class = RoutingRuleSerializer
+
+
+class RoutingRuleDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    permission_classes = [ModelPermissions]
+    queryset = RoutingRule.objects.prefetch_related("destinations")
+    serializer_class = RoutingRuleSerializer

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from clinic import queue
 from imaging import render, storage
+from imaging.dicomweb.metadata import series_metadata_warm
 from imaging.models import Instance, Series, StudyStatus, ThumbnailState
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,14 @@ def series_thumbnails_render(*, series_id: int, budget_seconds: float = RUN_BUDG
         instance_thumbnail_render(instance=instance, series=series)
         if number == 0:
             series_thumbnail_update(series=series)
+    else:
+        if series.study.status != StudyStatus.RECEIVING:
+            # The series is whole and drawn: build the viewer's metadata now, so opening a
+            # large series does not wait for every header to be read.
+            try:
+                series_metadata_warm(series_id=series_id)
+            except Exception:
+                logger.exception("series %s: viewer metadata not built ahead", series_id)
     series_thumbnail_update(series=series)
 
 

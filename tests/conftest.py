@@ -29,6 +29,56 @@ def require_executable(name: str) -> str:
     return path
 
 
+# --- Real headless Chromium (Debian's), driven by Playwright's sync API ----------------------
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TABLET = {"width": 1024, "height": 768}
+BROWSER_WAIT_MS = 20_000
+
+
+@pytest.fixture
+def chromium_browser(monkeypatch):
+    """A headless Chromium for the test; close it with the test."""
+    chromium = require_executable("chromium")
+    # Playwright's sync API keeps an event loop on this thread, which makes Django refuse ORM
+    # calls here; the tests' own queries are plain synchronous ones, so allow them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def browser_page_open(browser):
+    """A fresh tablet-sized (1024×768) page in its own context (own cookies), downloads on."""
+    context = browser.new_context(viewport=TABLET, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(BROWSER_WAIT_MS)
+    return page
+
+
+@pytest.fixture
+def browser_page(chromium_browser):
+    return browser_page_open(chromium_browser)
+
+
+def page_watch(page):
+    """Collect the page's script errors in `page.errors`; print its console lines and failed
+    requests (they show in a failing test's report)."""
+    page.errors = []
+    page.on("pageerror", lambda error: (page.errors.append(str(error)), print(error.stack)))
+    page.on("console", lambda message: print(f"console.{message.type}: {message.text}"))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and print(f"HTTP {r.status} {r.request.method} {r.url}"),
+    )
+    return page
+
+
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Every test stores DICOM and thumbnails in its own folder."""

@@ -74,6 +74,8 @@ class Order(models.Model):
     scheduled_at = models.DateTimeField(db_index=True)
     requesting_vet = models.CharField(max_length=100, blank=True)
     referring_vet = models.CharField(max_length=100, blank=True)
+    # Who performs the exam at the console: Scheduled Performing Physician's Name in the worklist.
+    performing_vet = models.CharField("performing vet / technician", max_length=100, blank=True)
     reason = models.TextField("reason / clinical history", blank=True)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
     accession_number = models.CharField(max_length=16, unique=True)

@@ -87,6 +87,7 @@ def order_schedule(
     scheduled_at: datetime,
     requesting_vet: str = "",
     referring_vet: str = "",
+    performing_vet: str = "",
     reason: str = "",
     priority: str = Priority.ROUTINE,
     user: AbstractBaseUser | None = None,
@@ -104,6 +105,7 @@ def order_schedule(
                     scheduled_at=scheduled_at,
                     requesting_vet=requesting_vet,
                     referring_vet=referring_vet,
+                    performing_vet=performing_vet,
                     reason=reason,
                     priority=priority,
                     accession_number=accession,
@@ -130,7 +132,7 @@ def order_update(
     """Change a booking's patient, procedure, device, time, vets, reason or priority, saying why."""
     allowed = {
         "patient", "procedure", "device", "scheduled_at", "requesting_vet", "referring_vet",
-        "reason", "priority",
+        "performing_vet", "reason", "priority",
     }  # fmt: skip
     unknown = set(changes) - allowed
     if unknown:

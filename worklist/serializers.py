@@ -54,7 +54,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "accession_number", "requested_procedure_id", "scheduled_step_id",
             "study_instance_uid", "patient", "procedure", "device", "scheduled_at",
-            "requesting_vet", "referring_vet", "reason", "priority", "status", "status_reason",
+            "requesting_vet", "referring_vet", "performing_vet", "reason", "priority", "status",
+            "status_reason",
             "study", "matched_by", "mismatch", "completeness", "created_at", "updated_at",
         ]  # fmt: skip
 
@@ -74,6 +75,13 @@ class OrderInputSerializer(serializers.Serializer):
     scheduled_at = serializers.DateTimeField()
     requesting_vet = serializers.CharField(required=False, allow_blank=True, max_length=100)
     referring_vet = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    performing_vet = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="Vet or technician performing the exam (the worklist's Scheduled Performing "
+        "Physician's Name).",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, help_text="Clinical history.")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     confirm_duplicate = serializers.BooleanField(

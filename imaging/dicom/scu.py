@@ -1,5 +1,6 @@
-"""Every association the portal opens to another DICOM node: C-ECHO, C-STORE, storage
-commitment (N-ACTION) and C-FIND checks.
+"""Every association the portal opens to another DICOM node: C-ECHO, C-STORE (sent by
+`imaging.dicom.store` on an association opened here), storage commitment (N-ACTION) and
+C-FIND checks.
 
 Failures become a `TransportError` whose message tells a clinic what to fix and whose
 `permanent` flag says whether trying again later could help.
@@ -8,11 +9,11 @@ Failures become a `TransportError` whose message tells a clinic what to fix and 
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from pydicom import Dataset, uid
@@ -25,6 +26,9 @@ from pynetdicom.sop_class import (
 )
 
 from imaging.dicom import handlers
+from imaging.dicom.status import PROCESSING_FAILURE
+
+logger = logging.getLogger(__name__)
 
 # PS3.4 J.3.5: the well-known SOP Instance of the Storage Commitment Push Model.
 STORAGE_COMMITMENT_INSTANCE = uid.UID("1.2.840.10008.1.20.1.1")
@@ -34,8 +38,8 @@ NETWORK_TIMEOUT_SECONDS = 60
 # Presentation contexts one association may propose (PS3.8 9.3.2.2: context IDs are odd 1–255).
 MAX_CONTEXTS = 128
 
-# Files are sent as stored, read in chunks from disk, never decoded, when the destination
-# accepts their transfer syntax (pynetdicom only uses this for paths, not datasets).
+# Over TLS, files are sent as stored, read in chunks from disk, never decoded, when the
+# destination accepts their transfer syntax (pynetdicom only uses this for paths).
 _config.STORE_SEND_CHUNKED_DATASET = True
 
 
@@ -121,6 +125,8 @@ def diagnose_unreachable(peer: Peer) -> TransportError:
         )
     except OSError as exc:
         return TransportError(f"Cannot reach {peer.where}: {exc.strerror or exc}.", permanent=False)
+    if tls_problem := _tls_diagnosis(peer):
+        return tls_problem
     return TransportError(
         f"{peer.where} accepted the connection but ended it without a DICOM answer "
         "(is it a DICOM port? does it expect TLS?).",
@@ -129,12 +135,79 @@ def diagnose_unreachable(peer: Peer) -> TransportError:
 
 
 def _tls_args(peer: Peer) -> tuple[ssl.SSLContext, str] | None:
+    """TLS that verifies the destination's certificate against the configured CA (or the
+    system's CAs) and its name against the host, presenting the client certificate if set."""
     if not peer.tls:
         return None
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=peer.tls_ca_file or None)
-    if peer.tls_cert_file:
-        context.load_cert_chain(peer.tls_cert_file, peer.tls_key_file or None)
+    try:
+        context = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cafile=peer.tls_ca_file or None
+        )
+        if peer.tls_cert_file:
+            context.load_cert_chain(peer.tls_cert_file, peer.tls_key_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise TransportError(
+            f"The TLS certificate files set for this destination cannot be used "
+            f"({getattr(exc, 'strerror', None) or exc}): check the CA, certificate and key "
+            "file paths.",
+            permanent=True,
+        ) from exc
     return context, peer.host
+
+
+# OpenSSL verify codes (X509_V_ERR_*) that mean "signed by nobody the portal trusts".
+_UNTRUSTED_CODES = {2, 18, 19, 20, 21}
+_EXPIRED, _NOT_YET_VALID = 10, 9
+_NAME_MISMATCH_CODES = {62, 64}
+
+
+def _certificate_message(peer: Peer, exc: ssl.SSLCertVerificationError) -> str:
+    code = exc.verify_code
+    if code in _UNTRUSTED_CODES:
+        ca = f"in {peer.tls_ca_file}" if peer.tls_ca_file else "among the system's CAs"
+        return (
+            f"The destination's certificate at {peer.where} is not signed by the configured CA "
+            f"({ca}): check the CA file set for this destination, or the certificate the "
+            "destination presents."
+        )
+    if code in _NAME_MISMATCH_CODES:
+        return (
+            f"The destination's certificate is not issued for {peer.host!r}: use the host name "
+            "written in its certificate, or have the destination's certificate include this "
+            "name or address."
+        )
+    if code in (_EXPIRED, _NOT_YET_VALID):
+        return (
+            f"The destination's certificate at {peer.where} is out of date ({exc.verify_message})."
+        )
+    return f"The destination's certificate at {peer.where} was refused: {exc.verify_message}."
+
+
+def _tls_diagnosis(peer: Peer) -> TransportError | None:
+    """Explain a failed TLS handshake by trying it alone; None when it succeeds."""
+    tls = _tls_args(peer)
+    if tls is None:
+        return None
+    context, hostname = tls
+    try:
+        with (
+            socket.create_connection(
+                (peer.host, peer.port), timeout=CONNECT_TIMEOUT_SECONDS
+            ) as sock,
+            context.wrap_socket(sock, server_hostname=hostname),
+        ):
+            pass
+    except ssl.SSLCertVerificationError as exc:
+        return TransportError(_certificate_message(peer, exc), permanent=True)
+    except ssl.SSLError as exc:
+        return TransportError(
+            f"The TLS handshake with {peer.where} failed ({exc.reason or exc}): check that the "
+            "destination expects TLS and accepts the portal's client certificate.",
+            permanent=False,
+        )
+    except OSError:
+        return None
+    return None
 
 
 @contextmanager
@@ -159,21 +232,23 @@ def association(
         ae.add_requested_context(abstract, syntaxes)
     # Nagle's algorithm off: pynetdicom writes each PDU with its own send() (see benchmark).
     event_handlers: list = [(evt.EVT_CONN_OPEN, handlers.handle_connection_open)]
+    reported = threading.Event()
     if on_commitment_report is not None:
         # PS3.4 J.3.3: the destination may report on this association instead of a new one.
-        event_handlers.append((evt.EVT_N_EVENT_REPORT, _report_handler(on_commitment_report)))
+        event_handlers.append(
+            (evt.EVT_N_EVENT_REPORT, _report_handler(on_commitment_report, reported))
+        )
+    tls_args = _tls_args(peer)
     try:
+        # pynetdicom reports a failed TLS handshake as a failed connection (and logs it);
+        # `diagnose_unreachable` then tells which.
         assoc = ae.associate(
             peer.host,
             peer.port,
             ae_title=peer.ae_title,
-            tls_args=_tls_args(peer),
+            tls_args=tls_args,
             evt_handlers=event_handlers,
         )
-    except ssl.SSLError as exc:
-        raise TransportError(
-            f"The TLS handshake with {peer.where} failed: {exc.reason or exc}.", permanent=False
-        ) from exc
     except OSError as exc:
         raise diagnose_unreachable(peer) from exc
     if not assoc.is_established:
@@ -191,6 +266,7 @@ def association(
                 permanent=True,
             )
         raise diagnose_unreachable(peer)
+    assoc.commitment_reported = reported  # set once a report came on this association
     try:
         yield assoc
     except BaseException:
@@ -201,11 +277,16 @@ def association(
             assoc.release()
 
 
-def _report_handler(callback: Callable[[Dataset], None]):
+def _report_handler(callback: Callable[[Dataset], None], reported: threading.Event):
     def handle(event) -> tuple[int, None]:
-        info = event.event_information
-        info.EventTypeID = event.request.EventTypeID
-        callback(info)
+        try:
+            info = event.event_information
+            info.EventTypeID = event.request.EventTypeID
+            callback(info)
+        except Exception:
+            logger.exception("storage commitment report on the send association failed")
+            return PROCESSING_FAILURE, None
+        reported.set()
         return 0x0000, None
 
     return handle
@@ -221,68 +302,16 @@ def echo(peer: Peer) -> float:
     return time.monotonic() - started
 
 
-def store_contexts(pairs: set[tuple[str, str]], preferred: str = "") -> list[tuple[str, list[str]]]:
-    """Contexts for (SOP class, stored transfer syntax) pairs: each as stored, plus an
-    uncompressed fallback per SOP class so an instance can be converted rather than refused."""
-    fallback = [preferred, *UNCOMPRESSED] if preferred in UNCOMPRESSED else UNCOMPRESSED
-    fallback = list(dict.fromkeys(fallback))
-    contexts: list[tuple[str, list[str]]] = []
-    for sop_class in sorted({sop for sop, _ in pairs}):
-        for syntax in sorted({ts for sop, ts in pairs if sop == sop_class}):
-            if syntax not in UNCOMPRESSED:
-                contexts.append((sop_class, [syntax]))
-        contexts.append((sop_class, fallback))
-    return contexts
-
-
-def _accepted(assoc: Association, sop_class: str, syntax: str) -> bool:
-    return any(
-        cx.abstract_syntax == sop_class and cx.transfer_syntax[0] == syntax
-        for cx in assoc.accepted_contexts
-    )
-
-
-def store(
+def commitment_request(
     assoc: Association,
     *,
-    path: Path | None,
-    read: Callable[[], Dataset],
-    sop_class: str,
-    syntax: str,
-) -> StoreResult:
-    """C-STORE one instance: its file as stored where the destination accepts that transfer
-    syntax, otherwise decoded and converted to an uncompressed syntax it accepts."""
-    converted = False
-    if path is not None and _accepted(assoc, sop_class, syntax):
-        payload: Path | Dataset = path
-    else:
-        dataset = read()
-        if not any(_accepted(assoc, sop_class, ts) for ts in (syntax, *UNCOMPRESSED)):
-            raise InstanceRefused(
-                f"The destination does not accept this kind of image ({_sop_name(sop_class)})."
-            )
-        if not _accepted(assoc, sop_class, syntax) and syntax not in UNCOMPRESSED:
-            dataset.decompress()  # to Explicit VR Little Endian (pydicom ≥ 3)
-            converted = True
-        payload = dataset
-    if not assoc.is_established:
-        raise TransportError(
-            "The destination ended the association while sending.", permanent=False
-        )
-    status = assoc.send_c_store(payload)
-    if not status or "Status" not in status:
-        raise TransportError(
-            "The destination stopped answering while sending (association aborted or timed out).",
-            permanent=False,
-        )
-    return StoreResult(status=int(status.Status), converted=converted)
-
-
-def commitment_request(
-    assoc: Association, *, transaction_uid: str, references: list[tuple[str, str]]
+    transaction_uid: str,
+    references: list[tuple[str, str]],
+    wait_for_report: float = 0.0,
 ) -> None:
     """Storage Commitment Push Model N-ACTION (PS3.4 J.3.2): ask the destination to
-    confirm it safely holds every (SOP class, SOP instance) listed."""
+    confirm it safely holds every (SOP class, SOP instance) listed. Keeps the association
+    open up to `wait_for_report` seconds for a report on it (PS3.4 J.3.3 allows either)."""
     request = Dataset()
     request.TransactionUID = transaction_uid
     request.ReferencedSOPSequence = []
@@ -299,6 +328,9 @@ def commitment_request(
         raise TransportError(
             f"The destination refused the storage commitment request ({code}).", permanent=False
         )
+    reported = getattr(assoc, "commitment_reported", None)
+    if reported is not None and wait_for_report > 0:
+        reported.wait(wait_for_report)
 
 
 def find_instance_uids(peer: Peer, *, study_uid: str, series_uids: list[str]) -> set[str]:

@@ -1,1 +1,2 @@
-"""DICOMweb (QIDO-RS, WADO-RS, STOW-RS) under /dicomweb/: the viewer's data path and a standard door for other viewers."""
+"""DICOMweb under /dicomweb/ (QIDO-RS search, WADO-RS retrieve, rendered, thumbnails): the
+viewer's data path and a standard door for other viewers. Read-only; no STOW-RS yet."""

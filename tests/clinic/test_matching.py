@@ -1,6 +1,7 @@
 """Patient matching from DICOM demographics."""
 
 import pytest
+from pydicom.dataset import Dataset
 from pydicom.valuerep import PersonName
 
 from clinic.matching import parse_patient_name, patient_match
@@ -101,3 +102,18 @@ def test_missing_patient_id_groups_by_study(db):
     other = patient_match(dataset=make_dataset(patient_id=None), fallback_key="1.2.840.2")
     assert first == again != other
     assert first.patient_id.startswith("UNK-") and not first.verified
+
+
+@pytest.mark.django_db
+def test_the_clinics_own_issuer_matches_the_clinics_patients(settings):
+    """A console copies the issuer the worklist gave it: that is the clinic's own patient ID."""
+    settings.PATIENT_ID_ISSUER = "VETCLINIC"
+    own = Patient.objects.create(patient_id="P-77", name="Rex")
+    ds = Dataset()
+    ds.PatientID = "P-77"
+    ds.IssuerOfPatientID = "VETCLINIC"
+    ds.PatientName = "Smith^Rex"
+    assert patient_match(dataset=ds, fallback_key="x") == own
+    ds.IssuerOfPatientID = "OTHERCLINIC"
+    other = patient_match(dataset=ds, fallback_key="x")
+    assert other != own and other.issuer == "OTHERCLINIC"

@@ -7,34 +7,13 @@ from pynetdicom import AE
 from clinic.queue import wait_for_local_tasks
 from imaging.models import Study, StudyStatus
 from imaging.synthetic import SOP_CLASS_FOR_MODALITY, make_dataset
-from tests.conftest import require_executable
 from tests.dicom_server import running_listener
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WAIT_MS = 20_000
 ARRIVALS_SCREENSHOT = "/tmp/frontend-arrivals.png"
 STUDY_SCREENSHOT = "/tmp/frontend-study.png"
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    """A tablet-sized page (1024×768) in Debian's Chromium, driven by Playwright."""
-    chromium = require_executable("chromium")
-    # Playwright's sync API keeps an event loop on this thread, which makes Django refuse ORM
-    # calls here; the test's own queries are plain synchronous ones, so allow them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 768})
-            page.set_default_timeout(WAIT_MS)
-            yield page
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -54,6 +54,22 @@ def test_front_desk_books_an_exam_for_a_found_patient(client, front_desk, rex):
     assert order.accession_number in day.content.decode()
 
 
+def test_the_performing_vet_is_booked_edited_and_shown_on_the_day(client, front_desk, rex):
+    _signed_in(client, front_desk)
+    assert "Performing vet / technician" in client.get(reverse("schedule-book")).content.decode()
+    response = client.post(reverse("schedule-book"), _booking(rex, performing_vet="Lea Jansen"))
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert (order.requesting_vet, order.performing_vet) == ("Dr Anna Vet", "Lea Jansen")
+    assert "performed by Lea Jansen" in client.get(response["Location"]).content.decode()
+    url = reverse("schedule-edit", args=[order.pk])
+    assert 'value="Lea Jansen"' in client.get(url).content.decode()
+    data = {**_booking(performing_vet="Tom Hale"), "change_reason": "Lea is off sick"}
+    assert client.post(url, data).status_code == 302
+    order.refresh_from_db()
+    assert order.performing_vet == "Tom Hale"
+
+
 def test_an_outsider_can_neither_see_nor_book(client, outsider, rex):
     _signed_in(client, outsider)
     assert client.get(reverse("schedule")).status_code == 403

@@ -23,8 +23,7 @@ from worklist.models import Order, OrderStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# The arrivals browser test's fixtures: Debian's Chromium, and thumbnails rendered in-process.
-browser_page = test_browser.browser_page
+# The arrivals browser test's fixture: thumbnails rendered in-process.
 embedded_tasks = test_browser.embedded_tasks
 
 WAIT_MS = 20_000

@@ -1,5 +1,7 @@
 """Sending studies to destinations that keep no receipts (in-process pynetdicom SCPs)."""
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 from django.db import transaction
@@ -220,3 +222,36 @@ def test_a_destination_busy_with_its_maximum_of_sends_makes_the_next_one_wait(se
         SendJob.objects.filter(pk=busy.pk).update(state=SendState.CANCELLED)
         wait_for(lambda: _finished(job))
     assert job.state == SendState.SENT and len(received) == 1
+
+
+def test_a_send_whose_confirmation_check_was_lost_is_settled_by_the_periodic_run(settings):
+    """The C-FIND check queued after the commitment request vanished (e.g. a restart): the
+    periodic run notices the job is long overdue and ends it "sent, unconfirmed" with why."""
+    settings.SEND_STALE_SECONDS = 60
+    study = portal_study(per_series=1)
+    destination = destination_for("PACS", free_port(), "PACS", storage_commitment=True)
+    long_ago = timezone.now() - timedelta(hours=1)
+    job = SendJob.objects.create(
+        study=study,
+        destination=destination,
+        state=SendState.SENT,
+        started_at=long_ago,
+        commitment_requested_at=long_ago,
+        transaction_uid="1.2.3.4",
+        instances_total=1,
+    )
+    job.items.create(instance=study.series.get().instances.get(), state=SendItemState.SENT)
+    recent = SendJob.objects.create(
+        study=study,
+        destination=destination,
+        state=SendState.SENT,
+        started_at=timezone.now(),
+        commitment_requested_at=timezone.now(),
+    )
+    assert send.send_jobs_requeue_due() == 1
+    assert wait_for_local_tasks(30)
+    job.refresh_from_db()
+    assert job.state == SendState.SENT and job.finished
+    assert job.error == "No storage commitment came back from the destination in time."
+    recent.refresh_from_db()
+    assert not recent.finished_at and not recent.error

@@ -62,8 +62,14 @@ def clinic_day(db) -> ClinicDay:
             patient=patient, procedure=procedure[code], device=device, scheduled_at=when, **kwargs
         )
 
-    thorax = book(rex, "THX3", dr, at(day, 9), requesting_vet="Anna Berg", reason="Coughing")
-    abdomen = book(mimi, "ABDUS", us, at(day, 10, 30), requesting_vet="Piet de Vries")
+    thorax = book(
+        rex, "THX3", dr, at(day, 9), requesting_vet="Anna Berg", performing_vet="Lea Jansen",
+        reason="Coughing",
+    )  # fmt: skip
+    abdomen = book(
+        mimi, "ABDUS", us, at(day, 10, 30), requesting_vet="Piet de Vries",
+        performing_vet="Piet de Vries",
+    )  # fmt: skip
     stifle = book(rex, "STIF2", dr, at(day + timedelta(days=1), 9))
     cancelled = book(rex, "THX2", dr, at(day, 11))
     cancelled = orders.order_cancel(order=cancelled, reason="Owner called", user=None)

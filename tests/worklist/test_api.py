@@ -51,6 +51,25 @@ def test_front_desk_books_and_gets_the_worklist_identifiers(front_desk, rex):
     assert Order.objects.get().created_by == front_desk
 
 
+def test_the_performing_vet_is_booked_and_changed(front_desk, rex):
+    client = _client(front_desk)
+    booked = client.post(
+        "/api/orders/", _booking(rex, performing_vet="Lea Jansen"), format="json"
+    ).json()
+    assert (booked["requesting_vet"], booked["performing_vet"]) == ("Dr Anna Vet", "Lea Jansen")
+    changed = client.patch(
+        f"/api/orders/{booked['id']}/",
+        {"performing_vet": "Tom Hale", "change_reason": "Lea is off sick"},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["performing_vet"] == "Tom Hale"
+    order = Order.objects.get()
+    assert order.events.filter(
+        kind="changed", message__contains="performing vet / technician Lea Jansen → Tom Hale"
+    ).exists()
+
+
 def test_an_outsider_can_neither_read_nor_book(outsider, rex):
     client = _client(outsider)
     assert client.get("/api/orders/").status_code == 403
@@ -146,3 +165,4 @@ def test_the_schema_validates_with_the_worklist_endpoints(tmp_path):
     text = schema.read_text()
     assert "/api/orders/{id}/cancel:" in text
     assert "/api/procedures/:" in text
+    assert "performing_vet" in text

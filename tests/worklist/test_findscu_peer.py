@@ -29,6 +29,7 @@ RETURN_KEYS = [
     f"{SPS}.Modality", f"{SPS}.ScheduledStationAETitle", f"{SPS}.ScheduledProcedureStepStartDate",
     f"{SPS}.ScheduledProcedureStepStartTime", f"{SPS}.ScheduledProcedureStepID",
     f"{SPS}.ScheduledProcedureStepDescription", f"{SPS}.ScheduledPerformingPhysicianName",
+    f"{SPS}.ScheduledProcedureStepStatus", "IssuerOfPatientID",
 ]  # fmt: skip
 
 
@@ -99,6 +100,30 @@ def test_by_station_ae_today(clinic_day, worklist):
         clinic_day.dicom_day, "090000",
     )  # fmt: skip
     assert step.ScheduledProcedureStepDescription == "Thorax 3-view"
+    assert str(step.ScheduledPerformingPhysicianName) == "Jansen^Lea"
+    assert step.ScheduledProcedureStepStatus == "SCHEDULED"
+    assert rex.IssuerOfPatientID == ""
+
+
+def test_by_performing_vet_step_status_and_issuer(clinic_day, worklist, settings):
+    jansen = worklist(**{f"{SPS}.ScheduledPerformingPhysicianName": "Jansen^*"})
+    assert [a.AccessionNumber for a in jansen] == [clinic_day.thorax.accession_number]
+    assert worklist(**{f"{SPS}.ScheduledPerformingPhysicianName": "Berg^Anna"}) == []
+    clinic_day.thorax.status = "in_progress"
+    clinic_day.thorax.save()
+    started = worklist(**{f"{SPS}.ScheduledProcedureStepStatus": "STARTED"})
+    assert [a.AccessionNumber for a in started] == [clinic_day.thorax.accession_number]
+    assert sps(started[0]).ScheduledProcedureStepStatus == "STARTED"
+    settings.PATIENT_ID_ISSUER = "VETCLINIC"
+    clinic_day.mimi.issuer = "SHELTER"
+    clinic_day.mimi.save()
+    shelter = worklist(IssuerOfPatientID="SHELTER")
+    assert [(a.AccessionNumber, a.IssuerOfPatientID) for a in shelter] == [
+        (clinic_day.abdomen_us.accession_number, "SHELTER")
+    ]
+    ours = worklist(IssuerOfPatientID="VETCLINIC")
+    assert {a.PatientID for a in ours} == {"P-1001"}
+    assert {a.IssuerOfPatientID for a in ours} == {"VETCLINIC"}
 
 
 def test_by_todays_date_range(clinic_day, worklist):

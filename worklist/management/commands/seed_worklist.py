@@ -20,6 +20,11 @@ from worklist.models import Order, Priority, Procedure
 # The dental unit is not one of the devices that sends demo studies, so it is added here.
 DENTAL_DEVICE = {"ae_title": "DEMO_IO", "name": "Dental X-ray", "modality": "IO", "location": "Dental suite"}  # fmt: skip
 
+# Who performs the exams on each device: the radiography technician on the X-ray and CT
+# rooms; on the others, the requesting vet scans or images the patient themselves.
+TECHNICIAN = "Lea Jansen"
+TECHNICIAN_DEVICES = {"DEMO_DR", "DEMO_DRPORT", "DEMO_CT"}
+
 # time, device AE title, patient ID, procedure code, requesting vet, reason, priority
 DAY = [
     ("08:30", "DEMO_DR", "DEMO-1001", "THX3", "Anna Berg", "Coughing for two weeks; rule out metastases", Priority.ROUTINE),
@@ -77,6 +82,7 @@ class Command(BaseCommand):
                 scheduled_at=at,
                 requesting_vet=vet,
                 referring_vet=vet,
+                performing_vet=TECHNICIAN if ae_title in TECHNICIAN_DEVICES else vet,
                 reason=reason,
                 priority=priority,
             )

@@ -1,0 +1,1 @@
+"""DICOMweb views by service: QIDO-RS searches, WADO-RS retrieves, rendered images."""
