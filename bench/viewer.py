@@ -2,7 +2,9 @@
 
 Indexes a 500-slice 512×512 CT and a 3000×2500 DR image into a fresh embedded portal (SQLite,
 a temporary folder), serves it with gunicorn, opens each study in the viewer and prints: time
-from navigation to the first image, time until the whole CT stack is loaded (prefetch), the
+from navigation to the first picture (the portal's rendered JPEG of the first image, shown
+while the viewer's script starts) and to the first diagnostic image (Cornerstone's own, with
+the tools live), time until the whole CT stack is loaded (prefetch), the
 step time while scrolling through it, window/level render time, and the DR's first image.
 Figures are printed, never asserted.
 """
@@ -113,9 +115,7 @@ def _measure(base: str, *, ct_uid: str, dr_uid: str, env: dict) -> dict:
         for _ in range(3):
             page.goto(f"{base}/studies/{ct_pk}/viewer")
             page.wait_for_selector("#viewer[data-state='ready']")
-            figures.setdefault("ct_first", []).append(
-                int(page.get_attribute("#viewer", "data-first-image-ms"))
-            )
+            _record(page, figures, "ct")
         started = time.monotonic()
         page.wait_for_function(
             "() => window.portalViewer && window.portalViewer.cachedImages() === "
@@ -131,9 +131,7 @@ def _measure(base: str, *, ct_uid: str, dr_uid: str, env: dict) -> dict:
         for _ in range(3):
             page.goto(f"{base}/studies/{dr_pk}/viewer")
             page.wait_for_selector("#viewer[data-state='ready']")
-            figures.setdefault("dr_first", []).append(
-                int(page.get_attribute("#viewer", "data-first-image-ms"))
-            )
+            _record(page, figures, "dr")
         figures["dr_window"] = page.evaluate("() => window.portalViewer.measureWindowLevel(30)")
         figures["renderer"] = page.evaluate(
             "() => { const c = document.createElement('canvas');"
@@ -141,6 +139,17 @@ def _measure(base: str, *, ct_uid: str, dr_uid: str, env: dict) -> dict:
         )
         browser.close()
     return figures
+
+
+def _record(page, figures: dict, key: str) -> None:
+    """The first picture (the preview, or the diagnostic image when none came first) and the
+    first diagnostic image of this open, in ms from navigation."""
+    interactive = int(page.get_attribute("#viewer", "data-first-image-ms"))
+    picture = page.get_attribute("#viewer", "data-first-picture-ms")
+    figures.setdefault(f"{key}_first", []).append(interactive)
+    figures.setdefault(f"{key}_picture", []).append(
+        min(int(picture), interactive) if picture else interactive
+    )
 
 
 def _report(figures: dict, *, ct_slices: int) -> None:
@@ -155,8 +164,13 @@ def _report(figures: dict, *, ct_slices: int) -> None:
     print(f"Viewer in headless Chromium on loopback ({figures['renderer']}), best of 3 opens:")
     print("| figure | value | target |")
     print("|---|---|---|")
+    ct_picture, dr_picture = best(figures["ct_picture"]), best(figures["dr_picture"])
     print(
-        f"| CT {ct_slices}×512×512: first image after navigation | {ct_first} ms "
+        f"| CT {ct_slices}×512×512: first picture (preview) after navigation | {ct_picture} ms "
+        f"(runs {figures['ct_picture']}) | |"
+    )
+    print(
+        f"| CT {ct_slices}×512×512: first diagnostic image (interactive) | {ct_first} ms "
         f"(runs {figures['ct_first']}) | ≤ {TARGETS['ct_first']} ms "
         f"({'met' if ct_first <= TARGETS['ct_first'] else 'not met'}) |"
     )
@@ -167,7 +181,12 @@ def _report(figures: dict, *, ct_slices: int) -> None:
     )
     print(f"| CT: window/level, set → rendered | mean {wl_mean:.1f} ms, worst {wl_max:.1f} ms | |")
     print(
-        f"| DR 3000×2500: first image after navigation | {dr_first} ms "
+        f"| DR 3000×2500: first picture (preview) after navigation | {dr_picture} ms "
+        f"(runs {figures['dr_picture']}) | ≤ {TARGETS['dr_first']} ms "
+        f"({'met' if dr_picture <= TARGETS['dr_first'] else 'not met'}) |"
+    )
+    print(
+        f"| DR 3000×2500: first diagnostic image (interactive) | {dr_first} ms "
         f"(runs {figures['dr_first']}) | ≤ {TARGETS['dr_first']} ms "
         f"({'met' if dr_first <= TARGETS['dr_first'] else 'not met'}) |"
     )

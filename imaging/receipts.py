@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 SAME_ASSOCIATION_WAIT_SECONDS = 1.0
 
 
+NO_COMMITMENT_IN_TIME = "No storage commitment came back from the destination in time."
+
+
 class SendCheckError(ValueError):
     """What arrived at a destination cannot be checked; `str(e)` says why."""
 
@@ -143,7 +146,8 @@ def send_job_settle(*, job_id: int) -> None:
             job.error = ""  # e.g. a late commitment report after "none came back in time"
         if state != SendState.SENT or not job.destination.confirms:
             job.finished_at = job.finished_at or timezone.now()
-        if state == SendState.PARTIAL and not job.error:
+        if state == SendState.PARTIAL and job.error in ("", NO_COMMITMENT_IN_TIME):
+            # A late report replaces "none came back in time" with what it says is missing.
             done = [SendItemState.CONFIRMED]
             if not job.destination.confirms:
                 done.append(SendItemState.SENT)
@@ -188,7 +192,7 @@ def send_job_verify(*, job_id: int, recheck: bool = False) -> None:
         return
     if not job.destination.query_retrieve:
         SendJob.objects.filter(pk=job.pk, state=SendState.SENT).update(
-            error="No storage commitment came back from the destination in time.",
+            error=NO_COMMITMENT_IN_TIME,
             finished_at=timezone.now(),
         )
         return

@@ -60,6 +60,32 @@ def series_label(series) -> str:
     return f"{number} · {series.description}" if series.description else number
 
 
+def first_image_preview(
+    series: list, dicomweb_root: str, study_uid: str, uid: Callable[[str], str]
+) -> dict | None:
+    """The rendered (JPEG) address of the image the viewer shows first, or None.
+
+    The page shows it while the viewer's script starts, until the diagnostic image replaces it.
+    Only offered when that first image is unambiguous: the first series' lowest Instance Number
+    belongs to one instance (the script orders a stack by Instance Number first).
+    """
+    if not series:
+        return None
+    first = list(
+        series[0]
+        .instances.order_by("instance_number", "received_at")
+        .values_list("sop_instance_uid", "instance_number")[:2]
+    )
+    if not first or (len(first) == 2 and first[0][1] == first[1][1]):
+        return None
+    return {
+        "rendered": (
+            f"{dicomweb_root}/studies/{study_uid}/series/{uid(series[0].series_instance_uid)}"
+            f"/instances/{uid(first[0][0])}/rendered"
+        ),
+    }
+
+
 def build_viewer_config(
     *,
     study,
@@ -87,6 +113,8 @@ def build_viewer_config(
     """
     if study_date is None:
         study_date = study.study_date.isoformat() if study.study_date else ""
+    series = list(series)
+    root = dicomweb_root.rstrip("/")
     return {
         "study": {
             "pk": study_pk,
@@ -117,7 +145,8 @@ def build_viewer_config(
             }
             for row in series
         ],
-        "dicomweb": dicomweb_root.rstrip("/"),
+        "dicomweb": root,
+        "preview": first_image_preview(series[:1], root, uid(study.study_instance_uid), uid),
         "api": {
             "annotations": api.get("annotations", ""),
             "annotation": api.get("annotation", ""),

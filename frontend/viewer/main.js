@@ -143,6 +143,7 @@ async function showSeries(entry, uid, index = 0) {
   try {
     const series = await getSeries(uid);
     if (!series.imageIds.length) {
+      previewDone();
       say('This series has no images to show.', 'warn');
       return;
     }
@@ -157,6 +158,7 @@ async function showSeries(entry, uid, index = 0) {
     fillPresets();
     updateCalibrationPanel();
   } catch (error) {
+    previewDone();
     say(error.message || 'The images could not be loaded.', 'error');
   }
 }
@@ -184,8 +186,20 @@ function updateOverlay(entry) {
     timings.firstImageMs = Math.round(performance.now());
     root.dataset.firstImageMs = String(timings.firstImageMs);
     root.dataset.state = 'ready';
+    previewDone();
   }
   if (entry === grid.active) updateCalibrationPanel();
+}
+
+/** Removes the rendered preview once the diagnostic image is on screen (or cannot come). */
+function previewDone() {
+  const preview = root.querySelector('[data-viewer-preview]');
+  if (!preview) return;
+  // The viewport draws on the next animation frame: keep the preview until it has.
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    preview.remove();
+    delete root.dataset.preview;
+  }));
 }
 
 function updateCalibrationPanel() {

@@ -82,6 +82,40 @@ def test_series_come_in_series_number_order_then_view(client, vet, built):
     assert [(s["number"], s["view"]) for s in config["series"]] == [(1, "LL"), (1, "RL"), (2, "VD")]
 
 
+def test_the_first_image_is_offered_as_a_rendered_preview(client, vet, built):
+    from imaging.models import Instance
+
+    study = dr_study(rows=300, columns=400)
+    instance = Instance.objects.get(series__study=study)
+    client.force_login(vet)
+    response = client.get(reverse("study-viewer", args=[study.pk]))
+    config = _config(response)
+    series_uid = instance.series.series_instance_uid
+    assert config["preview"]["rendered"] == (
+        f"/dicomweb/studies/{study.study_instance_uid}/series/{series_uid}"
+        f"/instances/{instance.sop_instance_uid}/rendered"
+    )
+    assert "data-viewer-preview" in response.content.decode()
+    rendered = client.get(config["preview"]["rendered"] + "?viewport=200,150")
+    assert rendered.status_code == 200
+    assert rendered["Content-Type"] == "image/jpeg"
+
+
+def test_a_stack_previews_its_lowest_instance_number_unless_that_is_ambiguous(client, vet, built):
+    from imaging.models import Instance
+
+    study = ct_study(slices=3)
+    client.force_login(vet)
+    first = Instance.objects.filter(series__study=study).order_by("instance_number").first()
+    config = _config(client.get(reverse("study-viewer", args=[study.pk])))
+    assert config["preview"]["rendered"].endswith(f"/instances/{first.sop_instance_uid}/rendered")
+
+    Instance.objects.filter(series__study=study).update(instance_number=1)
+    response = client.get(reverse("study-viewer", args=[study.pk]))
+    assert _config(response)["preview"] is None
+    assert "data-viewer-preview" not in response.content.decode()
+
+
 def test_without_a_built_bundle_the_page_says_to_run_make(client, vet, not_built):
     study = dr_study()
     client.force_login(vet)

@@ -3,6 +3,7 @@ open CT and DR studies, scroll, window, measure in mm, the vertebral heart score
 annotations that are saved and come back after a reload."""
 
 import math
+import re
 
 import pytest
 
@@ -127,6 +128,59 @@ def test_a_length_on_a_dr_image_reads_in_mm(live_server, vet, browser_page, buil
     # Clicks land on screen pixels: allow the distance of a screen pixel at this zoom.
     assert float(value.get_attribute("data-value")) == pytest.approx(expected, abs=1.5)
     page.screenshot(path=SCREENSHOT.format("dr"))
+    assert not page.errors, page.errors
+
+
+def test_the_rendered_preview_shows_first_then_gives_way_to_the_diagnostic_image(
+    live_server, vet, browser_page, built_viewer
+):
+    study = viewer_data.dr_study(rows=600, columns=800, spacing="pixel")
+    page = browser_page
+    _sign_in(page, live_server)
+    # Hold the viewer's script back, as a slow start would: the preview must not need it.
+    held = []
+    bundle = re.compile(r"/static/frontend/dist/assets/viewer-[^/]*\.js$")
+
+    def hold(route):
+        held.append(route)
+
+    page.route(bundle, hold)
+    page.goto(f"{live_server.url}/studies/{study.pk}/viewer", wait_until="commit")
+    page.wait_for_selector("#viewer[data-preview='shown']")
+    assert page.get_attribute("#viewer", "data-state") == "loading"
+    assert int(page.get_attribute("#viewer", "data-first-picture-ms")) > 0
+    assert "loading full image" in page.locator("[data-viewer-preview]").inner_text()
+    # The JPEG the portal rendered, fitted (contain) into the viewport's area.
+    shown = page.evaluate(
+        """() => {
+          const img = document.querySelector('[data-viewer-preview] img');
+          const box = img.getBoundingClientRect();
+          const scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+          const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+          return {natural: img.naturalWidth / img.naturalHeight,
+                  left: box.left + (box.width - w) / 2, top: box.top + (box.height - h) / 2,
+                  width: w, height: h,
+                  tools: getComputedStyle(document.querySelector('[data-toolbar]')).pointerEvents};
+        }"""
+    )
+    assert shown["natural"] == pytest.approx(800 / 600, rel=0.01)
+    assert shown["tools"] == "none"  # no tools on the preview
+
+    assert held
+    for route in held:
+        route.continue_()
+    page.unroute(bundle, hold)
+    page.wait_for_selector("#viewer[data-viewer-ready='true']")
+    page.wait_for_selector("#viewer[data-state='ready']")
+    page.wait_for_selector("[data-viewer-preview]", state="detached")
+    assert page.get_attribute("#viewer", "data-preview") is None
+    # The diagnostic image sits where the preview was: no jump when it replaces it.
+    top_left = _point(page, 0, 0)
+    bottom_right = _point(page, 800, 600)
+    assert top_left[0] == pytest.approx(shown["left"], abs=2)
+    assert top_left[1] == pytest.approx(shown["top"], abs=2)
+    assert bottom_right[0] - top_left[0] == pytest.approx(shown["width"], abs=2)
+    assert bottom_right[1] - top_left[1] == pytest.approx(shown["height"], abs=2)
     assert not page.errors, page.errors
 
 

@@ -57,6 +57,8 @@ def test_the_share_viewer_starts_under_the_strict_policy(live_server, vet, page)
     created = shares.share_create(study=study, user=vet, email="heart@example.org",
                                   include_annotations=True)  # fmt: skip
     page.goto(live_server.url + created.path)
+    images = []
+    page.on("response", lambda r: images.append(r) if "/rendered?" in r.url else None)
     response = page.goto(f"{live_server.url}/share/v/{created.share.pk}/viewer")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -68,6 +70,11 @@ def test_the_share_viewer_starts_under_the_strict_policy(live_server, vet, page)
     assert not page.errors, page.errors
     # The page's early metadata request ran (it is a separate script, not an inline one).
     assert page.evaluate("window.portalViewerPrefetch === null")
+    # The first image's rendered preview came through the share's own DICOMweb door.
+    preview = page.evaluate("JSON.parse(document.getElementById('viewer-config').textContent)")
+    assert preview["preview"]["rendered"].startswith(f"/share/v/{created.share.pk}/")
+    assert [(r.status, r.headers["content-type"]) for r in images] == [(200, "image/jpeg")]
+    assert preview["preview"]["rendered"] in images[0].url
 
     # Only the clinic has key images and saving into the study.
     assert page.locator("[data-action='keyImage']").count() == 0

@@ -2,6 +2,7 @@
 storage commitment answered on the send's own association, and cancelling mid-send
 (in-process pynetdicom SCPs)."""
 
+import struct
 import threading
 
 import numpy as np
@@ -22,7 +23,7 @@ from pynetdicom.sop_class import StorageCommitmentPushModel
 from bench.processes import free_port
 from clinic.queue import wait_for_local_tasks
 from imaging import send, storage
-from imaging.dicom import scu, store
+from imaging.dicom import scu, store, store_stream
 from imaging.models import SendItemState, SendJob, SendState
 from imaging.synthetic import make_dataset
 from tests.send_peers import destination_for, portal_study, pynetdicom_scp, wait_for
@@ -103,13 +104,30 @@ def test_a_file_goes_as_stored_when_the_destination_accepts_that_too():
     assert ds.file_meta.TransferSyntaxUID == RLELossless
 
 
+def _is_n_action_response(pdu) -> bool:
+    """Whether a sent PDU carries the command of an N-ACTION-RSP (PS3.7 E.1-1: 0x8130)."""
+    for item in getattr(pdu, "presentation_data_value_items", []):
+        value = item.presentation_data_value
+        if value and value[0] & 0x01:  # a command fragment (PS3.8 E.2)
+            field = store_stream.parse_command(bytes(value[1:])).get(0x0000_0100, b"")
+            if field[:2] == struct.pack("<H", 0x8130):
+                return True
+    return False
+
+
 class CommitmentOnSameAssociation:
     """A Storage SCP that is also a Storage Commitment SCP and reports on the association the
-    request came on (PS3.4 J.3.3), right after its N-ACTION response."""
+    request came on (PS3.4 J.3.3), right after its N-ACTION response.
+
+    The report starts only once the N-ACTION-RSP PDU is on the wire: pynetdicom marks its
+    reactor paused while a handler runs, so a report started from the N-ACTION handler would
+    put its P-DATA PDUs in the queue alongside the response's, and the portal would receive the
+    two messages' fragments interleaved (which PS3.8 9.3.5.1 forbids) and abort."""
 
     def __init__(self, *, fail: set[str] = frozenset()) -> None:
         self.fail = fail
         self.report_statuses: list[int] = []
+        self._due: dict[int, Dataset] = {}  # id(association) → its N-ACTION's information
         self.ae = AE(ae_title="COMMIT_SCP")
         for context in AllStoragePresentationContexts:
             self.ae.add_supported_context(context.abstract_syntax, ExplicitVRLittleEndian)
@@ -117,12 +135,16 @@ class CommitmentOnSameAssociation:
         self.port = free_port()
 
     def _n_action(self, event):
-        request = event.action_information
-        threading.Thread(target=self._report, args=(event.assoc, request), daemon=True).start()
+        self._due[id(event.assoc)] = event.action_information
         return 0x0000, None
 
+    def _pdu_sent(self, event) -> None:
+        # The DUL thread, right after writing a PDU: the N-ACTION response has gone out.
+        if id(event.assoc) in self._due and _is_n_action_response(event.pdu):
+            request = self._due.pop(id(event.assoc))
+            threading.Thread(target=self._report, args=(event.assoc, request), daemon=True).start()
+
     def _report(self, assoc, request: Dataset) -> None:
-        # Runs once the reactor pauses, i.e. after the N-ACTION response went out.
         report = Dataset()
         report.TransactionUID = request.TransactionUID
         report.ReferencedSOPSequence = []
@@ -151,6 +173,7 @@ class CommitmentOnSameAssociation:
             evt_handlers=[
                 (evt.EVT_C_STORE, lambda event: 0x0000),
                 (evt.EVT_N_ACTION, self._n_action),
+                (evt.EVT_PDU_SENT, self._pdu_sent),
             ],
         )
         return self
@@ -164,7 +187,9 @@ def test_a_commitment_report_on_the_send_association_confirms_the_job():
     with CommitmentOnSameAssociation() as scp:
         destination = destination_for("PACS", scp.port, "COMMIT_SCP", storage_commitment=True)
         job = send.send_job_create(study=study, destination=destination)
-        # No listener runs here: only the send's own association can bring the report.
+        # No listener runs here: only the send's own association can bring the report. The
+        # portal records a report before answering it, so once answered it is in the job.
+        wait_for(lambda: scp.report_statuses, what="the answer to the report")
         wait_for(lambda: _finished(job), what=lambda: f"confirmation (state {job.state})")
     assert job.state == SendState.CONFIRMED, job.error
     assert job.items.filter(state=SendItemState.CONFIRMED).count() == 4
@@ -177,8 +202,10 @@ def test_a_report_on_the_send_association_naming_a_failure_leaves_the_job_partia
     with CommitmentOnSameAssociation(fail={lost}) as scp:
         destination = destination_for("PACS", scp.port, "COMMIT_SCP", storage_commitment=True)
         job = send.send_job_create(study=study, destination=destination)
+        wait_for(lambda: scp.report_statuses, what="the answer to the report")
         wait_for(lambda: _finished(job))
-    assert job.state == SendState.PARTIAL
+    assert scp.report_statuses == [0x0000]
+    assert job.state == SendState.PARTIAL, job.error
     assert job.error == "Not confirmed: View 2."
     failed = job.items.get(state=SendItemState.FAILED)
     assert failed.instance.sop_instance_uid == lost
