@@ -105,16 +105,17 @@ def instance_open(key: str) -> IO[bytes]:
     return storage().open(key, "rb")
 
 
-def thumbnail_save(key: str, png: bytes) -> None:
-    """Store a rendered thumbnail, replacing any earlier one (thumbnails can be re-rendered)."""
+def derived_save(key: str, data: bytes) -> None:
+    """Store a file made from the instances (a thumbnail, kept metadata), replacing any earlier
+    one whole: a reader sees the old version or the new one, never half of it."""
     dest = local_path(key)
     if dest is None:
         file_delete(key)
-        storage().save(key, ContentFile(png))
+        storage().save(key, ContentFile(data))
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
-        tmp.write(png)
+        tmp.write(data)
     os.replace(tmp.name, dest)
 
 

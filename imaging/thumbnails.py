@@ -94,7 +94,7 @@ def instance_thumbnail_render(*, instance: Instance, series: Series) -> str:
         series_uid=series.series_instance_uid,
         sop_uid=instance.sop_instance_uid,
     )
-    storage.thumbnail_save(key, result.png)
+    storage.derived_save(key, result.png)
     state = ThumbnailState.FAILED if result.error else ThumbnailState.DONE
     if result.error:
         logger.info("instance %s: %s", instance.sop_instance_uid, result.error)
@@ -121,7 +121,7 @@ def series_thumbnail_update(*, series: Series) -> None:
     key = storage.thumbnail_key(
         study_uid=series.study.study_instance_uid, series_uid=series.series_instance_uid
     )
-    storage.thumbnail_save(key, png)
+    storage.derived_save(key, png)
     Series.objects.filter(pk=series.pk).exclude(thumbnail_key=key).update(thumbnail_key=key)
     series.thumbnail_key = key
 

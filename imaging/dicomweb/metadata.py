@@ -10,10 +10,7 @@ from the index when served (a study moved to its right patient shows that patien
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
-from django.core.files.base import ContentFile
 from django.db.models import Count, F, Max
 
 from imaging import storage
@@ -73,17 +70,9 @@ def series_metadata_lines(series: Series, *, study_uid: str) -> list[str]:
 
 
 def _keep(key: str, data: bytes, *, folder: str) -> None:
-    """Write the new version whole (rename into place), then drop older versions."""
-    path = storage.local_path(key)
+    """Write the new version whole, then drop older versions."""
+    storage.derived_save(key, data)
     store = storage.storage()
-    if path is None:
-        if not store.exists(key):
-            store.save(key, ContentFile(data))
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".part") as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)
     try:
         _, files = store.listdir(folder)
     except (FileNotFoundError, OSError, NotImplementedError):

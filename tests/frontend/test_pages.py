@@ -372,7 +372,7 @@ def test_thumbnails_are_not_found_before_rendering_and_png_after(client, tech):
     assert client.get(instance_url).status_code == 404
 
     key = storage.thumbnail_key(study_uid="s", series_uid="x", sop_uid="i")
-    storage.thumbnail_save(key, _png())
+    storage.derived_save(key, _png())
     Series.objects.filter(pk=series.pk).update(thumbnail_key=key)
     Instance.objects.filter(pk=instance.pk).update(
         thumbnail_key=key, thumbnail_state=ThumbnailState.DONE
