@@ -112,7 +112,7 @@ def event_handlers(*, require_known_devices: bool, min_free_bytes: int) -> list:
         (evt.EVT_RELEASED, handlers.handle_association_ended),
         (evt.EVT_ABORTED, handlers.handle_association_ended),
         # Worklist, MPPS, storage commitment reports …: registered by the apps that own them.
-        *(handler for service in services.registered_services() for handler in service.handlers),
+        *services.registered_handlers(),
     ]
 
 

@@ -6,9 +6,11 @@ here from their `AppConfig.ready()`, and the listener offers whatever is registe
 keeps the dependency arrow pointing down (DESIGN.md).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydicom import uid
+from pynetdicom import evt
 
 DEFAULT_TRANSFER_SYNTAXES = [uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian]
 
@@ -37,3 +39,41 @@ def service_register(service: Service) -> None:
 
 def registered_services() -> list[Service]:
     return list(_registry.values())
+
+
+# Events pynetdicom gives one handler per association, which several services may serve for
+# their own SOP classes (the worklist and Query/Retrieve both answer C-FIND).
+DISPATCHED_BY_SOP_CLASS = (evt.EVT_C_FIND, evt.EVT_C_GET, evt.EVT_C_MOVE)
+# PS3.7 C.5: the request names a SOP class no registered service answers.
+SOP_CLASS_NOT_SUPPORTED = 0x0122
+
+
+def registered_handlers() -> list[tuple]:
+    """Every registered service's handlers, those of the shared events behind one dispatcher."""
+    bound: list[tuple] = []
+    served: dict = {event: {} for event in DISPATCHED_BY_SOP_CLASS}
+    for service in registered_services():
+        for handler in service.handlers:
+            event, function = handler[0], handler[1]
+            args = list(handler[2]) if len(handler) > 2 else []
+            if event not in served:
+                bound.append(handler)
+                continue
+            for sop_class in service.sop_classes:
+                served[event][sop_class] = (function, args)
+    for event, by_sop_class in served.items():
+        if by_sop_class:
+            bound.append((event, _dispatcher(by_sop_class)))
+    return bound
+
+
+def _dispatcher(by_sop_class: dict[str, tuple[Callable, list]]) -> Callable:
+    def dispatch(event):
+        found = by_sop_class.get(event.request.AffectedSOPClassUID)
+        if found is None:
+            yield SOP_CLASS_NOT_SUPPORTED, None
+            return
+        function, args = found
+        yield from function(event, *args)
+
+    return dispatch

@@ -3,7 +3,11 @@
 import pytest
 from pydicom import Dataset
 from pynetdicom import AE, evt
-from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
+from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
 
 from imaging.dicom import services
 from tests.dicom_server import running_listener
@@ -73,3 +77,33 @@ def test_each_association_gets_its_own_copy_of_the_supported_contexts():
     assert [c.abstract_syntax for c in copied] == [c.abstract_syntax for c in contexts]
     copied[0].scp_role = True  # a change to one association's copy leaves the server's alone
     assert contexts[0].scp_role is None
+
+
+def _one_study(event):
+    item = Dataset()
+    item.QueryRetrieveLevel = "STUDY"
+    item.StudyInstanceUID = "1.2.3"
+    yield 0xFF00, item
+
+
+def test_two_services_answer_c_find_each_for_its_own_sop_class(worklist_service):
+    services.service_register(
+        services.Service(
+            name="test-study-root",
+            sop_classes=[StudyRootQueryRetrieveInformationModelFind],
+            handlers=[(evt.EVT_C_FIND, _one_study)],
+        )
+    )
+    with running_listener() as (host, port, ae_title):
+        scu = AE(ae_title="WORKSTATION")
+        scu.add_requested_context(ModalityWorklistInformationFind)
+        scu.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+        assoc = scu.associate(host, port, ae_title=ae_title)
+        query = Dataset()
+        query.PatientName = "*"
+        worklist = list(assoc.send_c_find(query, ModalityWorklistInformationFind))
+        query.QueryRetrieveLevel = "STUDY"
+        studies = list(assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind))
+        assoc.release()
+    assert [str(i.PatientName) for s, i in worklist if s.Status == 0xFF00] == ["Smith^Rex"]
+    assert [i.StudyInstanceUID for s, i in studies if s.Status == 0xFF00] == ["1.2.3"]
