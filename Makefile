@@ -33,7 +33,7 @@ test: $(STAMP) $(VIEWER)
 	$(BIN)/python -m pytest
 
 # Every benchmark in turn (`make bench BENCHMARKS=send` runs one); each prints its figures.
-BENCHMARKS ?= ingest worklist send dicomweb viewer share-zip
+BENCHMARKS ?= ingest worklist send dicomweb viewer share-zip query retrieve
 
 bench: $(STAMP) $(VIEWER)
 	@set -e; for benchmark in $(BENCHMARKS); do \

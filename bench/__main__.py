@@ -3,7 +3,9 @@
 `python -m bench send [--ct-slices N]`,
 `python -m bench dicomweb [--ct-slices N] [--studies N] [--repeat N] [--skip-orthanc]`,
 `python -m bench viewer [--ct-slices N]`,
-`python -m bench share-zip [--ct-slices N] [--size PX]`.
+`python -m bench share-zip [--ct-slices N] [--size PX]`,
+`python -m bench query [--studies N] [--repeat N] [--skip-orthanc]`,
+`python -m bench retrieve [--ct-slices N] [--rounds N]`.
 
 Runs on the embedded defaults, or on PostgreSQL and Celery when DATABASE_URL / REDIS_URL are
 set: the run creates and drops a database of its own on that PostgreSQL server, but uses the
@@ -90,7 +92,36 @@ def main(argv: list[str] | None = None) -> int:
     share_zip.add_argument("--size", type=_count, default=1024, help="rows = columns (1024)")
     share_zip.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
     share_zip.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
+    query = commands.add_parser(
+        "query", help="C-FIND study searches (findscu) with 10,000 studies, next to Orthanc"
+    )
+    query.add_argument("--studies", type=_count, default=10000, help="studies (default 10000)")
+    query.add_argument("--repeat", type=_count, default=10, help="searches each (default 10)")
+    query.add_argument("--skip-orthanc", action="store_true", help="measure the portal only")
+    query.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
+    query.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
+    retrieve = commands.add_parser(
+        "retrieve", help="C-MOVE of a CT (movescu to storescp) from the portal and from Orthanc"
+    )
+    retrieve.add_argument("--ct-slices", type=_count, default=500, help="slices (default 500)")
+    retrieve.add_argument("--rounds", type=_count, default=2, help="moves each (best; default 2)")
+    retrieve.add_argument("--data-dir", type=Path, default=BASE_DIR / "bench-data")
+    retrieve.add_argument("--keep", action="store_true", help="keep the run's temporary folder")
     args = parser.parse_args(argv)
+    if args.benchmark == "retrieve":
+        from bench import retrieve as retrieve_benchmark
+
+        return retrieve_benchmark.run(
+            slices=max(args.ct_slices, 1), rounds=max(args.rounds, 1), data_dir=args.data_dir,
+            keep=args.keep,
+        )  # fmt: skip
+    if args.benchmark == "query":
+        from bench import query as query_benchmark
+
+        return query_benchmark.run(
+            studies=max(args.studies, 1), repeat=max(args.repeat, 1),
+            skip_orthanc=args.skip_orthanc, data_dir=args.data_dir, keep=args.keep,
+        )  # fmt: skip
     if args.benchmark == "share-zip":
         from bench import share_zip as share_zip_benchmark
 

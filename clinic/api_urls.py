@@ -1,10 +1,11 @@
 """REST API under /api/: each app contributes its own routes."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import api as clinic_api
-from imaging import annotation_api, send_api
+from frontend import where_api
+from imaging import annotation_api, media_api, send_api, storage_status_api
 from imaging import api as imaging_api
 from reports import api as reports_api
 from sharing import api as sharing_api
@@ -66,6 +67,18 @@ urlpatterns = [
         name="api-order-file-under-patient",
     ),
 ]
+
+# imaging: storage status (administrators)
+urlpatterns += [
+    path(
+        "storage-status/",
+        storage_status_api.StorageStatusApi.as_view(),
+        name="api-storage-status",
+    ),
+]
+
+# imaging: photos, videos and PDFs added to a study as DICOM
+urlpatterns += [path("media/", media_api.MediaAttachApi.as_view(), name="api-media-attach")]
 
 # imaging: destinations and sends
 urlpatterns += [
@@ -171,3 +184,9 @@ urlpatterns += [
         name="api-consult-replies",
     ),
 ]
+
+# printing
+urlpatterns += [path("", include("printing.api_urls"))]
+
+# frontend: the finder ("where is it?")
+urlpatterns += [path("where/", where_api.WhereApi.as_view(), name="api-where")]

@@ -53,16 +53,18 @@ _SPECIES_WORDS: dict[str, tuple[str, ...]] = {
         "iguana",
     ),
 }
-_SPECIES_CODES = {
-    "448771007": Species.CANINE,
-    "448169003": Species.FELINE,
-    "388445009": Species.EQUINE,
-    "34618005": Species.BOVINE,
-    "125099002": Species.OVINE,
-    "125097000": Species.CAPRINE,
-    "78678003": Species.PORCINE,
-    "387961004": Species.LAGOMORPH,
+# SNOMED CT codes of the species (Patient Species Code Sequence), with their meanings.
+SPECIES_CODE_MEANINGS: dict[str, tuple[str, str]] = {
+    Species.CANINE: ("448771007", "Canis lupus familiaris"),
+    Species.FELINE: ("448169003", "Felis catus"),
+    Species.EQUINE: ("388445009", "Equus caballus"),
+    Species.BOVINE: ("34618005", "Bos taurus"),
+    Species.OVINE: ("125099002", "Ovis aries"),
+    Species.CAPRINE: ("125097000", "Capra hircus"),
+    Species.PORCINE: ("78678003", "Sus scrofa"),
+    Species.LAGOMORPH: ("387961004", "Oryctolagus cuniculus"),
 }
+_SPECIES_CODES = {code: species for species, (code, _) in SPECIES_CODE_MEANINGS.items()}
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ class PatientQuerySet(models.QuerySet):
 class Patient(models.Model):
     """An animal. `patient_id` is the clinic's ID, matched against DICOM Patient ID (0010,0020)."""
 
-    patient_id = models.CharField("patient ID", max_length=64)
+    # Indexed on its own too: searches by Patient ID (DICOM queries, the finder) name no issuer.
+    patient_id = models.CharField("patient ID", max_length=64, db_index=True)
     # Issuer of Patient ID (0010,0021): IDs are unique only within their issuer.
     issuer = models.CharField("issuer of patient ID", max_length=64, blank=True, default="")
     name = models.CharField("animal name", max_length=100, db_index=True)

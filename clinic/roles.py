@@ -20,6 +20,10 @@ _IMAGING_READ = ["imaging.view_study", "imaging.view_device"]
 _STUDY_WORK = [
     "imaging.change_study",
     "imaging.view_sendjob", "imaging.add_sendjob", "imaging.change_sendjob",
+    # Importing studies: browser uploads (files, folders, ZIP, CDs) and STOW-RS.
+    "imaging.import_study",
+    # Adding photos, videos and PDFs to a patient's study (converted to DICOM).
+    "imaging.add_instance",
 ]  # fmt: skip
 # Measuring and marking images; authors change only their own (checked by the API).
 _ANNOTATING = [
@@ -39,6 +43,13 @@ _SHARING = [
     "sharing.view_consultant", "sharing.add_consultant", "sharing.change_consultant",
     "sharing.delete_consultant", "sharing.view_consultreply",
 ]  # fmt: skip
+# Printing images on the clinic's DICOM printers; administrators manage the printers.
+_PRINTING = [
+    "printing.view_printdestination", "printing.view_printjob", "printing.add_printjob",
+    "printing.change_printjob",
+]  # fmt: skip
+# The association log and devices at a glance ("DICOM activity").
+_DICOM_ACTIVITY = ["imaging.view_associationrecord"]
 _SCHEDULING = [
     "worklist.view_procedure", "worklist.view_order", "worklist.add_order", "worklist.change_order",
     "imaging.view_device",
@@ -48,11 +59,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     FRONT_DESK: _CLINIC_RECORDS + _SCHEDULING,
     TECHNICIAN: (
         _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK + _ANNOTATING
-        + _REPORT_DRAFTING
+        + _REPORT_DRAFTING + _PRINTING + _DICOM_ACTIVITY
     ),
     VETERINARIAN: (
         _CLINIC_RECORDS + _IMAGING_READ + _SCHEDULING + _STUDY_WORK + _ANNOTATING
-        + _REPORT_DRAFTING + _REPORT_SIGNING + _SHARING
+        + _REPORT_DRAFTING + _REPORT_SIGNING + _SHARING + _PRINTING
     ),
     ADMINISTRATOR: ["*"],
 }  # fmt: skip

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "worklist",
     "reports",
     "sharing",
+    "printing",
     "frontend",
 ]
 
@@ -75,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "frontend.context.portal",
+                "frontend.storage_status.storage_banner",
             ],
         },
     },
@@ -152,6 +154,13 @@ CELERY_BEAT_SCHEDULE = {
     "complete-idle-studies": {"task": "imaging.tasks.complete_idle_studies", "schedule": 60},
 }
 
+# The association log (imaging/association_models.py): days every DICOM association is kept.
+ASSOCIATION_LOG_DAYS = env_int("ASSOCIATION_LOG_DAYS", 90, minimum=1, maximum=3650)
+CELERY_BEAT_SCHEDULE["purge-association-log"] = {
+    "task": "imaging.tasks.purge_association_log",
+    "schedule": 3600,
+}
+
 # DICOM listener.
 DICOM_AE_TITLE = env_ae_title("DICOM_AE_TITLE", "VETPORTAL")
 DICOM_PORT = env_int("DICOM_PORT", 11112, minimum=1, maximum=65535)
@@ -163,6 +172,31 @@ DICOM_MAX_PDU = env_int("DICOM_MAX_PDU", 4 * 1024 * 1024, minimum=0, maximum=1 <
 DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 32, minimum=1, maximum=1000)
 # A fresh disk check before each store: below this many free bytes we answer "out of resources".
 DICOM_MIN_FREE_BYTES = env_int("DICOM_MIN_FREE_BYTES", 256 * 1024 * 1024, minimum=0)
+
+# The drop folder for devices that can only export files (imaging/dropfolder.py): on by default
+# in the embedded mode; with DATABASE_URL only when set. "off" turns it off.
+PORTAL_DROP_FOLDER = env_str("PORTAL_DROP_FOLDER", "" if DATABASE_URL else str(DATA_DIR / "drop"))
+if (PORTAL_DROP_FOLDER or "").lower() in ("", "off", "0", "no", "none"):
+    PORTAL_DROP_FOLDER = ""
+# Seconds a file must stay unchanged before it is taken (a copy still running is left alone).
+PORTAL_DROP_FOLDER_SETTLE_SECONDS = env_int(
+    "PORTAL_DROP_FOLDER_SETTLE_SECONDS", 5, minimum=0, maximum=3600
+)
+# DICOM over TLS on a second port (0: off), imaging/dicom/tls.py. The key may sit in the
+# certificate file. With a CA file, callers must present a client certificate signed by it.
+# The files themselves are checked when the listener starts (it refuses to start, in words).
+DICOM_TLS_PORT = env_int("DICOM_TLS_PORT", 0, minimum=0, maximum=65535)
+DICOM_TLS_CERT_FILE = env_str("DICOM_TLS_CERT_FILE", "") or ""
+DICOM_TLS_KEY_FILE = env_str("DICOM_TLS_KEY_FILE", "") or ""
+DICOM_TLS_CA_FILE = env_str("DICOM_TLS_CA_FILE", "") or ""
+if DICOM_TLS_PORT and not DICOM_TLS_CERT_FILE:
+    raise ImproperlyConfigured("DICOM_TLS_PORT is set but DICOM_TLS_CERT_FILE is not")
+if DICOM_TLS_PORT and DICOM_TLS_PORT == DICOM_PORT:
+    raise ImproperlyConfigured("DICOM_TLS_PORT must differ from DICOM_PORT")
+# Storage status (imaging/storage_status.py): staff pages warn when free space on storage falls
+# below either threshold, well before the listener starts refusing at DICOM_MIN_FREE_BYTES.
+STORAGE_WARN_FREE_BYTES = env_int("STORAGE_WARN_FREE_BYTES", 10 * 1024**3, minimum=0)
+STORAGE_WARN_FREE_PERCENT = env_int("STORAGE_WARN_FREE_PERCENT", 5, minimum=0, maximum=100)
 
 # Accession numbers the portal assigns to booked exams: a str.format pattern with `{date}` (the
 # booking day) and `{seq}` (its number that day). PS3.5: at most 16 characters.
@@ -243,6 +277,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for choice sets used by several fields.
+    "ENUM_NAME_OVERRIDES": {"FilmSizeEnum": "printing.models.FILM_SIZE_CHOICES"},
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -3,7 +3,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import reports, scheduling, sends, sharing_pages, viewer, views
+from . import (
+    activity,
+    attach_media,
+    imports,
+    printing_pages,
+    reports,
+    scheduling,
+    sends,
+    sharing_pages,
+    storage_status,
+    viewer,
+    views,
+)
 
 urlpatterns = [
     path("login/", views.PortalLoginView.as_view(), name="login"),
@@ -89,4 +101,54 @@ urlpatterns += [
     ),
     path("consultants/", sharing_pages.consultant_list, name="consultant-list"),
     path("consultants/<int:pk>/", sharing_pages.consultant_edit, name="consultant-edit"),
+]
+
+# Printing (frontend/printing_pages.py)
+urlpatterns += [
+    path("prints/", printing_pages.prints, name="prints"),
+    path("prints/rows", printing_pages.prints_rows, name="prints-rows"),
+    path("prints/<int:pk>/retry", printing_pages.print_retry, name="print-retry"),
+    path("printers/", printing_pages.printer_list, name="printer-list"),
+    path("printers/<int:pk>/", printing_pages.printer_edit, name="printer-edit"),
+    path("printers/<int:pk>/test", printing_pages.printer_test, name="printer-test"),
+]
+
+# Storage status for administrators (frontend/storage_status.py)
+urlpatterns += [
+    path("storage/", storage_status.storage_status, name="storage-status"),
+]
+
+# Photos, videos and PDFs added to a study as DICOM, and their playback (frontend/attach_media.py)
+urlpatterns += [
+    path("studies/<int:pk>/attach", attach_media.study_attach_media, name="study-attach-media"),
+    path(
+        "patients/<int:pk>/attach", attach_media.patient_attach_media, name="patient-attach-media"
+    ),
+    path(
+        "studies/<int:pk>/instances/<str:uid>/video.mp4",
+        attach_media.instance_media,
+        name="instance-video",
+    ),
+    path(
+        "studies/<int:pk>/instances/<str:uid>/document.pdf",
+        attach_media.instance_media,
+        name="instance-document",
+    ),
+]
+
+# Where did my images go? (frontend/activity.py)
+urlpatterns += [
+    path("where/", activity.where, name="where"),
+    path("dicom-activity/", activity.dicom_activity, name="dicom-activity"),
+    path("dicom-activity/<int:pk>/", activity.association_detail, name="association-detail"),
+]
+
+# Imports: files, folders, ZIP archives and CDs from the browser (frontend/imports.py)
+urlpatterns += [
+    path("imports/", imports.import_page, name="import"),
+    path("imports/start", imports.import_start, name="import-start"),
+    path("imports/<int:pk>/", imports.import_detail, name="import-detail"),
+    path("imports/<int:pk>/files", imports.import_file, name="import-file"),
+    path("imports/<int:pk>/cd", imports.import_cd, name="import-cd"),
+    path("imports/<int:pk>/finish", imports.import_finish, name="import-finish"),
 ]

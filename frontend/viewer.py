@@ -13,11 +13,13 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from pydicom.uid import EncapsulatedPDFStorage, MPEGTransferSyntaxes
 
 from clinic.models import Patient
 from imaging import viewer_config as builder
 from imaging.models import Study
 
+from .printing_pages import viewer_print_config
 from .views import permission
 
 DIST = Path(__file__).resolve().parent / "static" / "frontend" / "dist"
@@ -52,13 +54,30 @@ def _thumbnail(series) -> str:
     return reverse("series-thumbnail", args=[series.pk]) + f"?v={series.instance_count}"
 
 
+def series_media(series) -> dict | None:
+    """Where the viewer plays a video series or opens a PDF series (the first instance's)."""
+    first = (
+        series.instances.order_by("instance_number", "pk")
+        .values("sop_instance_uid", "transfer_syntax_uid", "sop_class_uid")
+        .first()
+    )
+    if first is None:
+        return None
+    args = [series.study_id, first["sop_instance_uid"]]
+    if first["transfer_syntax_uid"] in MPEGTransferSyntaxes:
+        return {"kind": "video", "url": reverse("instance-video", args=args)}
+    if first["sop_class_uid"] == EncapsulatedPDFStorage:
+        return {"kind": "document", "url": reverse("instance-document", args=args)}
+    return None
+
+
 def viewer_config(request: HttpRequest, study: Study) -> dict:
     """Everything the viewer script reads from the page (through json_script)."""
     series_list = study.series.order_by(
         F("series_number").asc(nulls_last=True), "view_position", "received_at", "pk"
     )
     patient = study.patient
-    return builder.build_viewer_config(
+    config = builder.build_viewer_config(
         study=study,
         study_pk=study.pk,
         study_url=study.get_absolute_url(),
@@ -71,6 +90,9 @@ def viewer_config(request: HttpRequest, study: Study) -> dict:
             "key_images": f"/api/studies/{study.pk}/key-images/",
         },
         thumbnail_url=_thumbnail,
+        media_url=series_media,
+        # Staff frames may stay in the browser's private cache (imaging/dicomweb/views/wado.py).
+        frame_prefetch=True,
         patient={
             "name": patient_display_name(patient),
             "animal": patient.name,
@@ -86,6 +108,9 @@ def viewer_config(request: HttpRequest, study: Study) -> dict:
         vhs_reference=_vhs_reference(patient),
         csrf_token=get_token(request),
     )
+    # The viewer's Print button (frontend/viewer/print.js), for staff who may print.
+    config["print"] = viewer_print_config(request, study)
+    return config
 
 
 @require_GET

@@ -39,7 +39,14 @@ class StudyAdmin(admin.ModelAdmin):
 
 @admin.register(SendJob)
 class SendJobAdmin(admin.ModelAdmin):
-    list_display = ["study", "destination", "state", "instances_total", "created_at"]
+    list_display = [
+        "study",
+        "destination",
+        "state",
+        "instances_total",
+        "requested_by_ae",
+        "created_at",
+    ]
     list_filter = ["state", "destination"]
     readonly_fields = [f.name for f in SendJob._meta.fields]
 

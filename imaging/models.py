@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from clinic.models import Patient
 
+# The association log lives in its own module; imported here so Django finds the model.
+from imaging.association_models import AssociationRecord  # noqa: F401
+
 
 class Device(models.Model):
     """A modality that sends to the portal, known by its AE title."""
@@ -75,7 +78,7 @@ class Study(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="studies")
     accession_number = models.CharField(max_length=16, blank=True, db_index=True)
     study_id = models.CharField("study ID", max_length=16, blank=True)
-    study_date = models.DateField(null=True, blank=True)
+    study_date = models.DateField(null=True, blank=True, db_index=True)  # date-range searches
     study_time = models.TimeField(null=True, blank=True)
     description = models.CharField(max_length=64, blank=True)
     modalities = models.CharField(
@@ -271,6 +274,16 @@ class SendJob(models.Model):
     # Storage commitment: the Transaction UID of the last N-ACTION (PS3.4 J.3.2).
     transaction_uid = models.CharField(max_length=64, blank=True, db_index=True)
     commitment_requested_at = models.DateTimeField(null=True, blank=True)
+    # A change applied to every instance on its way out ("name:argument", see
+    # imaging/send_transforms.py), e.g. a share's anonymization; empty: files go as stored.
+    transform = models.CharField(max_length=100, blank=True)
+    # Set when a DICOM node asked for this send with a C-MOVE (PS3.4 C.4.2): who asked.
+    requested_by_ae = models.CharField(
+        "requested by AE title",
+        max_length=16,
+        blank=True,
+        help_text="The AE title whose C-MOVE started this send (blank: started in the portal)",
+    )
 
     objects = SendJobQuerySet.as_manager()
 
@@ -462,3 +475,65 @@ class Annotation(models.Model):
         if self.share_key or self.author is None:
             return self.author_label
         return self.author.get_full_name() or self.author.get_username()
+
+
+# --- Imports (browser uploads, STOW-RS, the drop folder) --------------------------------
+
+
+class ImportSource(models.TextChoices):
+    UPLOAD = "upload", "Browser upload"
+    STOW = "stow", "DICOMweb (STOW-RS)"
+    DROP_FOLDER = "drop_folder", "Drop folder"
+
+
+class ImportOutcome(models.TextChoices):
+    IMPORTED = "imported", "Imported"
+    DUPLICATE = "duplicate", "Already held"
+    REPLACED = "replaced", "Replaced"
+    REFUSED = "refused", "Refused"
+    IGNORED = "ignored", "Ignored"
+
+
+class ImportBatch(models.Model):
+    """One import: the files of one upload, STOW-RS request or drop-folder scan, and who sent them."""
+
+    source = models.CharField(max_length=16, choices=ImportSource.choices)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    imported = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    replaced = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    ignored = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        permissions = [("import_study", "Can import studies (upload, STOW-RS)")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ImportItem(models.Model):
+    """What became of one file of an import, with the reason in words when it was refused."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=16, choices=ImportOutcome.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    study = models.ForeignKey(
+        Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sop_class_uid = models.CharField(max_length=64, blank=True)
+    sop_instance_uid = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.get_outcome_display()}"

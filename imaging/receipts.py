@@ -13,6 +13,7 @@ from pydicom.uid import generate_uid
 from pynetdicom.association import Association
 
 from clinic import queue
+from imaging import send_transforms
 from imaging.dicom import scu
 from imaging.models import SendItem, SendItemState, SendJob, SendState
 
@@ -45,11 +46,13 @@ def commitment_request(*, job: SendJob, assoc: Association) -> None:
     SendJob.objects.filter(pk=job.pk).update(
         transaction_uid=transaction_uid, commitment_requested_at=timezone.now()
     )
-    references = list(
-        job.items.filter(state=SendItemState.SENT).values_list(
+    transform = send_transforms.send_transform_for(job.transform)
+    references = [
+        (sop_class, transform.uid(sop_instance) if transform else sop_instance)
+        for sop_class, sop_instance in job.items.filter(state=SendItemState.SENT).values_list(
             "instance__sop_class_uid", "instance__sop_instance_uid"
         )
-    )
+    ]
     scu.commitment_request(
         assoc,
         transaction_uid=transaction_uid,
@@ -92,6 +95,9 @@ def commitment_report_record(
     if job is None:
         logger.warning("storage commitment report for unknown transaction %r", transaction_uid)
         return None
+    here = _uids_here(job)
+    committed = [here.get(sop_uid, sop_uid) for sop_uid in committed]
+    failed = {here.get(sop_uid, sop_uid): reason for sop_uid, reason in failed.items()}
     now = timezone.now()
     with transaction.atomic():
         job.items.filter(instance__sop_instance_uid__in=committed).update(
@@ -108,6 +114,15 @@ def commitment_report_record(
         "commitment for job %s: %d committed, %d failed", job.pk, len(committed), len(failed)
     )
     return job
+
+
+def _uids_here(job: SendJob) -> dict[str, str]:
+    """For a job that changed UIDs on the way out: the destination's instance UID → ours."""
+    transform = send_transforms.send_transform_for(job.transform)
+    if transform is None:
+        return {}
+    ours = job.items.values_list("instance__sop_instance_uid", flat=True)
+    return {transform.uid(sop_uid): sop_uid for sop_uid in ours}
 
 
 def item_counts(job: SendJob) -> dict[str, int]:
@@ -198,18 +213,26 @@ def send_job_verify(*, job_id: int, recheck: bool = False) -> None:
         return
     from imaging.send import destination_peer
 
+    # The destination knows the UIDs as they were sent (changed by an anonymizing transform).
+    transform = send_transforms.send_transform_for(job.transform)
+    there = transform.uid if transform is not None else str
     series_uids = sorted(
-        set(waiting.values_list("instance__series__series_instance_uid", flat=True))
+        {
+            there(uid)
+            for uid in waiting.values_list("instance__series__series_instance_uid", flat=True)
+        }
     )
     try:
         found = scu.find_instance_uids(
             destination_peer(job.destination),
-            study_uid=job.study.study_instance_uid,
+            study_uid=there(job.study.study_instance_uid),
             series_uids=series_uids,
         )
     except scu.TransportError as exc:
         SendJob.objects.filter(pk=job.pk).update(error=f"Could not check what arrived: {exc}")
         return
+    here = _uids_here(job)
+    found = {here.get(sop_uid, sop_uid) for sop_uid in found}
     now = timezone.now()
     with transaction.atomic():
         waiting.filter(instance__sop_instance_uid__in=found).update(

@@ -144,6 +144,8 @@ def _render_file(
         raise RenderError("Cannot display: not a readable DICOM file") from exc
     if not _has_image_module(header):
         raise _missing_pixels(header)
+    if frame is None and _is_video(header):
+        return _video_still(handle), 1.0
     index = _frame_index(header, frame)
     tsyntax = _transfer_syntax(header)
     handle.seek(0)
@@ -182,6 +184,21 @@ def _transfer_syntax(ds: Dataset) -> UID:
     if not decoder.is_available:
         raise RenderError(f"Cannot display: {label} decoder missing")
     return tsyntax
+
+
+def _is_video(ds: Dataset) -> bool:
+    tsyntax = UID(str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or ""))
+    return tsyntax in MPEGTransferSyntaxes
+
+
+def _video_still(handle: BinaryIO) -> Image.Image:
+    """A video's first frame (decoded by FFmpeg through PyAV), or the reason it has none."""
+    from imaging.convert.frames import NoFrame, video_first_frame  # imports ingest: not at load
+
+    try:
+        return video_first_frame(handle)
+    except NoFrame as exc:
+        raise RenderError(f"Cannot display: {exc}") from exc
 
 
 def _syntax_label(tsyntax: UID) -> str:

@@ -7,18 +7,18 @@ the job is "sending" and an attempt row exists before the association opens.
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 from pynetdicom.sop_class import StorageCommitmentPushModel
 
 from clinic import queue
-from imaging import receipts, storage
+from imaging import receipts, send_transforms, storage
 from imaging.dicom import scu, store
 from imaging.models import (
     Destination,
@@ -67,17 +67,27 @@ def send_job_create(
     study: Study,
     destination: Destination,
     series_uids: Iterable[str] | None = None,
+    instances: QuerySet[Instance] | None = None,
     everything: bool = False,
+    transform: str = "",
     user=None,
 ) -> SendJob:
-    """Queue a send of the study (or the chosen series) to the destination.
+    """Queue a send of the study (or the chosen series, or the chosen `instances` of it) to the
+    destination, each instance changed on the way by `transform` when one is named.
 
     Unless `everything`, instances the destination already confirmed (or, for one that cannot
     confirm, was sent) and instances already in a running send there are left out.
     """
     if not destination.active:
         raise SendError(f"{destination.name} is switched off.")
-    instances = Instance.objects.filter(series__study=study)
+    if transform:
+        try:
+            send_transforms.send_transform_for(transform)
+        except send_transforms.UnknownTransform as exc:
+            raise SendError(str(exc)) from exc
+    if instances is None:
+        instances = Instance.objects.all()
+    instances = instances.filter(series__study=study)
     if series_uids:
         wanted = set(series_uids)
         known = set(
@@ -95,7 +105,11 @@ def send_job_create(
         raise SendError(f"{destination.name} already has everything chosen; nothing to send.")
     with transaction.atomic():
         job = SendJob.objects.create(
-            study=study, destination=destination, created_by=user, instances_total=len(ids)
+            study=study,
+            destination=destination,
+            created_by=user,
+            instances_total=len(ids),
+            transform=transform,
         )
         SendItem.objects.bulk_create([SendItem(job=job, instance_id=pk) for pk in ids])
         StudyEvent.objects.create(
@@ -155,17 +169,18 @@ def send_job_resume(*, job_id: int, user=None) -> SendJob:
     return job
 
 
-def send_job_run(*, job_id: int) -> None:
+def send_job_run(*, job_id: int, watch: "Callable[[_Progress], bool] | None" = None) -> None:
     """Worker side: claim the job, send what is pending, then ask for confirmation.
 
-    Safe to run twice or concurrently: only one run claims the job.
+    Safe to run twice or concurrently: only one run claims the job. `watch`, if given, is
+    called before each instance (a C-MOVE streams its counts from it); False cancels the job.
     """
     job = _claim(job_id)
     if job is None:
         return
     attempt = SendAttempt.objects.create(job=job, number=job.attempts_made.count() + 1)
     try:
-        sent_any = _send_pending(job, attempt)
+        sent_any = _send_pending(job, attempt, watch)
     except scu.TransportError as exc:
         _attempt_failed(job, attempt, exc)
         return
@@ -222,7 +237,9 @@ def _claim(job_id: int) -> SendJob | None:
     return job
 
 
-def _send_pending(job: SendJob, attempt: SendAttempt) -> bool:
+def _send_pending(
+    job: SendJob, attempt: SendAttempt, watch: "Callable[[_Progress], bool] | None" = None
+) -> bool:
     """Send every pending item over one association; False when there was nothing to send."""
     items = list(job.items.filter(state=SendItemState.PENDING).select_related("instance"))
     destination = job.destination
@@ -232,8 +249,12 @@ def _send_pending(job: SendJob, attempt: SendAttempt) -> bool:
     contexts = store.store_contexts(pairs, destination.preferred_transfer_syntax)
     if destination.storage_commitment:
         contexts.insert(0, (StorageCommitmentPushModel, scu.UNCOMPRESSED))
-    progress = _Progress(job, attempt)
+    progress = _Progress(job, attempt, watch, total=len(items))
     peer = destination_peer(destination)
+    try:
+        transform = send_transforms.send_transform_for(job.transform)
+    except send_transforms.UnknownTransform as exc:
+        raise scu.TransportError(str(exc), permanent=True) from exc
     with scu.association(
         peer, contexts, on_commitment_report=receipts.report_received_on_send_association
     ) as assoc:
@@ -244,7 +265,7 @@ def _send_pending(job: SendJob, attempt: SendAttempt) -> bool:
                 for item in items:
                     if not progress.flush_if_due():
                         return False  # cancelled: stop after the instance in hand
-                    _send_item(sender, item, progress)
+                    _send_item(sender, item, progress, transform)
         except scu.TransportError:
             progress.flush()  # what the destination acknowledged stays acknowledged
             raise
@@ -255,16 +276,32 @@ def _send_pending(job: SendJob, attempt: SendAttempt) -> bool:
     return True
 
 
-def _send_item(sender: store.Sender, item: SendItem, progress: "_Progress") -> None:
+def _send_item(
+    sender: store.Sender,
+    item: SendItem,
+    progress: "_Progress",
+    transform: send_transforms.SendTransform | None = None,
+) -> None:
     """C-STORE one item and note its status (an instance that alone cannot go fails alone)."""
     instance = item.instance
+
+    def read() -> Dataset:
+        with storage.instance_open(instance.storage_key) as handle:
+            ds = dcmread(handle)
+        return transform.dataset(ds) if transform is not None else ds
+
     started = time.monotonic()
     try:
         result = sender.store(
-            path=storage.local_path(instance.storage_key),
-            read=lambda key=instance.storage_key: dcmread(storage.instance_open(key)),
+            # A changed instance is sent from its data set, never from the file as stored.
+            path=None if transform is not None else storage.local_path(instance.storage_key),
+            read=read,
             sop_class=instance.sop_class_uid,
-            sop_instance=instance.sop_instance_uid,
+            sop_instance=(
+                transform.uid(instance.sop_instance_uid)
+                if transform is not None
+                else instance.sop_instance_uid
+            ),
             syntax=instance.transfer_syntax_uid,
         )
     except scu.InstanceRefused as exc:
@@ -299,10 +336,20 @@ def _record_status(item: SendItem, status: int, progress: "_Progress") -> None:
 class _Progress:
     """Counts what went out and writes it to the database at most every half second."""
 
-    def __init__(self, job: SendJob, attempt: SendAttempt) -> None:
+    def __init__(
+        self,
+        job: SendJob,
+        attempt: SendAttempt,
+        watch: "Callable[[_Progress], bool] | None" = None,
+        *,
+        total: int = 0,
+    ) -> None:
         self.job, self.attempt = job, attempt
         self.seconds = 0.0
         self.sent_total = 0
+        # For a watcher: instances of this attempt, those handled so far, stored with a warning.
+        self.total, self.handled, self.warnings_total = total, 0, 0
+        self._watch = watch
         self._stored: list[tuple[int, int]] = []
         self._bytes = 0
         self._last = time.monotonic()
@@ -311,8 +358,15 @@ class _Progress:
         self._stored.append((item.pk, status))
         self._bytes += item.instance.size_bytes
         self.sent_total += 1
+        self.warnings_total += status != 0x0000
 
     def flush_if_due(self) -> bool:
+        """Called before each instance: write progress when due; False once cancelled."""
+        if self._watch is not None:
+            watching = self._watch(self)
+            self.handled += 1
+            if not watching:
+                return self.flush()  # the watcher cancelled the job: flush notices it
         if time.monotonic() - self._last < PROGRESS_EVERY_SECONDS:
             return True
         return self.flush()

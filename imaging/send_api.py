@@ -91,6 +91,7 @@ class SendJobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "study", "study_instance_uid", "destination", "state", "error", "created_at",
             "started_at", "finished_at", "instances_total", "bytes_sent", "progress", "attempts",
+            "requested_by_ae",
         ]  # fmt: skip
 
     def get_progress(self, job: SendJob) -> dict:

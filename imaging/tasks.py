@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
-from imaging import ingest, receipts, routing, send, thumbnails
+from imaging import associations, ingest, receipts, routing, send, thumbnails
 
 
 @shared_task(
@@ -68,3 +68,9 @@ def requeue_due_sends() -> int:
 def route_quiet_studies() -> int:
     """Periodic: auto-routing rules send complete, quiet studies on."""
     return routing.studies_route()
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360)
+def purge_association_log() -> int:
+    """Periodic: forget associations older than ASSOCIATION_LOG_DAYS."""
+    return associations.association_records_purge()

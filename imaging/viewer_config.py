@@ -61,13 +61,20 @@ def series_label(series) -> str:
 
 
 def first_image_preview(
-    series: list, dicomweb_root: str, study_uid: str, uid: Callable[[str], str]
+    series: list,
+    dicomweb_root: str,
+    study_uid: str,
+    uid: Callable[[str], str],
+    *,
+    frame_prefetch: bool = False,
 ) -> dict | None:
     """The rendered (JPEG) address of the image the viewer shows first, or None.
 
     The page shows it while the viewer's script starts, until the diagnostic image replaces it.
     Only offered when that first image is unambiguous: the first series' lowest Instance Number
     belongs to one instance (the script orders a stack by Instance Number first).
+    With `frame_prefetch`, also the address of its first frame, which the page starts fetching
+    before the viewer's script runs (the browser keeps it for the viewer's own request).
     """
     if not series:
         return None
@@ -78,12 +85,14 @@ def first_image_preview(
     )
     if not first or (len(first) == 2 and first[0][1] == first[1][1]):
         return None
-    return {
-        "rendered": (
-            f"{dicomweb_root}/studies/{study_uid}/series/{uid(series[0].series_instance_uid)}"
-            f"/instances/{uid(first[0][0])}/rendered"
-        ),
-    }
+    instance = (
+        f"{dicomweb_root}/studies/{study_uid}/series/{uid(series[0].series_instance_uid)}"
+        f"/instances/{uid(first[0][0])}"
+    )
+    preview = {"rendered": f"{instance}/rendered"}
+    if frame_prefetch:
+        preview["frame"] = f"{instance}/frames/1"
+    return preview
 
 
 def build_viewer_config(
@@ -102,6 +111,8 @@ def build_viewer_config(
     study_pk: int | None = None,
     vhs_reference: dict | None = None,
     read_only: bool = False,
+    media_url: Callable[[object], dict | None] | None = None,
+    frame_prefetch: bool = False,
 ) -> dict:
     """The viewer's configuration (handed to the page through json_script).
 
@@ -110,6 +121,9 @@ def build_viewer_config(
     an empty URL hides the matching feature. `uid` maps the stored UIDs to the ones the
     DICOMweb root answers to (an anonymizing share replaces them). `read_only` forbids new
     annotations altogether; annotations the server marks `can_edit: false` are locked either way.
+    `media_url` gives a video or PDF series its playback address (`{"kind", "url"}`), or None.
+    `frame_prefetch` lets the page fetch the first frame early: only where frames may be kept
+    in the browser's cache (staff; a share's answers are never cached).
     """
     if study_date is None:
         study_date = study.study_date.isoformat() if study.study_date else ""
@@ -142,11 +156,17 @@ def build_viewer_config(
                 "view": row.view_position,
                 "instances": row.instance_count,
                 "thumbnail": thumbnail_url(row),
+                "media": media_url(row) if media_url else None,
             }
             for row in series
         ],
         "dicomweb": root,
-        "preview": first_image_preview(series[:1], root, uid(study.study_instance_uid), uid),
+        # A video or PDF first series has no still preview to show while the viewer starts.
+        "preview": None
+        if series and media_url and media_url(series[0])
+        else first_image_preview(
+            series[:1], root, uid(study.study_instance_uid), uid, frame_prefetch=frame_prefetch
+        ),
         "api": {
             "annotations": api.get("annotations", ""),
             "annotation": api.get("annotation", ""),

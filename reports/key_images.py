@@ -29,25 +29,40 @@ Point = tuple[float, float]
 DRAWING_PIXELS = 1024  # smaller frames are enlarged to this before annotations are drawn
 
 
-def frame_render(instance: Instance, frame: int) -> Image.Image:
-    """The 1-based `frame` of a stored instance as an RGB image (the viewer's default window)."""
+def frame_render(
+    instance: Instance, frame: int, *, window: tuple[float, float] | None = None
+) -> Image.Image:
+    """The 1-based `frame` of a stored instance as an RGB image, at `window` (center, width)
+    or else the viewer's default window."""
     with storage.instance_open(instance.storage_key) as handle:
         dataset = dcmread(handle)
-    return render_frame(dataset, frame=frame - 1).convert("RGB")
+    return render_frame(dataset, frame=frame - 1, window=window).convert("RGB")
 
 
 def key_image_render(key_image: KeyImage, *, max_size: int | None = None) -> Image.Image:
     """The key image with its frame's annotations drawn on it, scaled to fit `max_size`.
 
     Raises RenderError when the frame cannot be drawn."""
-    image = frame_render(key_image.instance, key_image.frame)
+    return frame_annotated_render(key_image.instance, key_image.frame, max_size=max_size)
+
+
+def frame_annotated_render(
+    instance: Instance,
+    frame: int,
+    *,
+    window: tuple[float, float] | None = None,
+    max_size: int | None = None,
+) -> Image.Image:
+    """A frame (RGB) with the clinic's annotations of that frame burned in, scaled to fit
+    `max_size` (key images, prints). Raises RenderError when the frame cannot be drawn."""
+    image = frame_render(instance, frame, window=window)
     # Small frames (ultrasound, dental) are enlarged first, so lines and labels stay crisp.
     zoom = max(1.0, DRAWING_PIXELS / max(image.size))
     if zoom > 1:
         size = (round(image.width * zoom), round(image.height * zoom))
         image = image.resize(size, Image.Resampling.BICUBIC)
     annotations = Annotation.objects.filter(
-        instance_id=key_image.instance_id, frame=key_image.frame, share_key=""
+        instance_id=instance.pk, frame=frame, share_key=""
     ).order_by("created_at", "pk")
     annotations_burn(image, annotations, zoom=zoom)
     if max_size and max(image.size) > max_size:

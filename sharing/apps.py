@@ -10,3 +10,7 @@ class SharingConfig(AppConfig):
         from sharing.scope import share_scope
 
         scope_provider_register(share_scope)
+
+        from sharing import push
+
+        push.register()

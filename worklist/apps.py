@@ -16,7 +16,6 @@ class WorklistConfig(AppConfig):
         from imaging.dicom import services
         from worklist import dicom_handlers
 
-        dicom_handlers.find_responses_fast_path_install()
         services.service_register(
             services.Service(
                 name="modality-worklist",

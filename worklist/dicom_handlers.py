@@ -2,23 +2,21 @@
 
 Thin and never raising: they log who called, call `worklist.mwl` or `worklist.mpps`, and
 translate every failure into a named DIMSE status with an error comment, so a malformed
-query or a database hiccup gets an answer and the listener keeps serving.
+query or a database hiccup gets an answer and the listener keeps serving. The worklist's
+answers go out through `imaging.dicom.find_stream`, which also lets a console's C-CANCEL be
+read between two answers.
 """
 
 import logging
-import select
-import threading
-import time
 from collections.abc import Iterator
 
 from pydicom import Dataset
-from pynetdicom import dimse_messages, service_class
 from pynetdicom.events import Event
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 from pynetdicom.status import Status
 
 from imaging.dicom.handlers import database_checked
-from worklist import mpps, mwl, mwl_answers
+from worklist import mpps, mwl
 
 logger = logging.getLogger(__name__)
 
@@ -27,78 +25,6 @@ IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xA900
 UNABLE_TO_PROCESS = 0xC000
 # PS3.7 C.5.2: the request's SOP class is not one this handler serves.
 SOP_CLASS_NOT_SUPPORTED = 0x0122
-
-
-# How long a handler waits for pynetdicom to read what a console sent mid-stream.
-CATCH_UP_SECONDS = 2.0
-
-_install_lock = threading.Lock()
-C_FIND_RSP = 0x8020  # PS3.7 E.1 Command Field
-_COMMAND_FIELD = 0x00000100
-_COMMAND_SETS_KEPT = 256
-
-
-def find_responses_fast_path_install() -> None:
-    """Make pynetdicom's C-FIND responses cheap to send; the bytes on the wire do not change.
-
-    For each pending answer pynetdicom encodes the identifier and, twice, the response's
-    command set (once to learn its length), with pydicom, element by element: most of the
-    listener's time per worklist entry. It has no setting for either, so two of its
-    module-level `encode` functions are wrapped:
-    - an identifier that is a `mwl_answers.EncodedAnswer` made for the association's transfer
-      syntax goes out as made;
-    - a C-FIND-RSP command set (the same for every pending answer of a query) is encoded once
-      per distinct content.
-    Anything else is encoded by pynetdicom as before.
-    """
-    with _install_lock:
-        if not getattr(service_class.encode, "passes_encoded_answers", False):
-            service_class.encode = _identifier_encoder(service_class.encode)
-        if not getattr(dimse_messages.encode, "keeps_find_responses", False):
-            dimse_messages.encode = _command_set_encoder(dimse_messages.encode)
-
-
-def _identifier_encoder(encode):
-    def encode_or_pass(
-        ds: Dataset, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
-    ) -> bytes | None:
-        if (
-            isinstance(ds, mwl_answers.EncodedAnswer)
-            and not deflated
-            and ds.encoding == (is_implicit_vr, is_little_endian)
-        ):
-            return ds.encoded
-        return encode(ds, is_implicit_vr, is_little_endian, deflated)
-
-    encode_or_pass.passes_encoded_answers = True  # type: ignore[attr-defined]
-    return encode_or_pass
-
-
-def _command_set_encoder(encode):
-    kept: dict[tuple, bytes | None] = {}
-
-    def encode_or_reuse(
-        ds: Dataset, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
-    ) -> bytes | None:
-        command = ds.get(_COMMAND_FIELD)
-        if command is None or command.value != C_FIND_RSP:
-            return encode(ds, is_implicit_vr, is_little_endian, deflated)
-        key: list = [is_implicit_vr, is_little_endian, deflated]
-        for element in ds:
-            value = element.value
-            if value is not None and not isinstance(value, (int, str)):
-                return encode(ds, is_implicit_vr, is_little_endian, deflated)
-            key.append((element.tag, element.VR, value))
-        found = kept.get(tuple(key))
-        if found is None:
-            found = encode(ds, is_implicit_vr, is_little_endian, deflated)
-            if len(kept) >= _COMMAND_SETS_KEPT:
-                kept.clear()
-            kept[tuple(key)] = found
-        return found
-
-    encode_or_reuse.keeps_find_responses = True  # type: ignore[attr-defined]
-    return encode_or_reuse
 
 
 def _status(code: int, comment: str = "", error_id: int | None = None) -> Dataset:
@@ -114,29 +40,6 @@ def _status(code: int, comment: str = "", error_id: int | None = None) -> Datase
 def _caller(event: Event) -> str:
     requestor = event.assoc.requestor
     return (requestor.ae_title or "").strip() or "?"
-
-
-def _console_spoke(event: Event) -> bool:
-    """Whether the console sent something pynetdicom has not read yet (mid-stream: a C-CANCEL)."""
-    try:
-        sock = event.assoc.dul.socket.socket
-        return bool(sock is not None and select.select([sock], [], [], 0)[0])
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _console_heard(event: Event, timeout: float = CATCH_UP_SECONDS) -> None:
-    """Let pynetdicom read what the console sent before any more answers are queued.
-
-    Its reactor reads from the console only when it has nothing left to send, and answers
-    are made faster than they go out: without this pause a C-CANCEL would be read only once
-    every answer had been sent. Waits until the answers queued so far are sent and the
-    console's message is read, or `timeout`.
-    """
-    queue = event.assoc.dul.to_provider_queue
-    deadline = time.monotonic() + timeout
-    while (queue.qsize() or _console_spoke(event)) and time.monotonic() < deadline:
-        time.sleep(0.0005)
 
 
 def handle_worklist_find(event: Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
@@ -161,8 +64,6 @@ def handle_worklist_find(event: Event) -> Iterator[tuple[int | Dataset, Dataset 
             query, implicit_vr=syntax.is_implicit_VR, little_endian=syntax.is_little_endian
         )
         for answer in answers:
-            if _console_spoke(event):
-                _console_heard(event)
             # PS3.7 9.1.2.1.6: after a C-CANCEL, stop and answer "cancelled".
             if event.is_cancelled:
                 logger.info("worklist query from %s cancelled after %d answers", caller, sent)

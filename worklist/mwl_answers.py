@@ -9,8 +9,8 @@ Consoles ask the same query over and over ("today, my station" every few minutes
 answers are encoded here, straight to bytes in the association's transfer syntax, and kept:
 an answer is looked up by the query's keys and the exact database values it is built from,
 so a changed order, patient, owner, procedure or device is simply another entry.
-pynetdicom is handed the bytes (see `worklist.dicom_handlers`) instead of encoding a
-Dataset element by element for every match.
+The listener sends the bytes as they are (`imaging.dicom.find_stream`) instead of encoding
+a Dataset element by element for every match.
 """
 
 import struct
@@ -28,7 +28,9 @@ from pydicom.dataelem import RawDataElement
 from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName
 
+from clinic.matching import SPECIES_CODE_MEANINGS
 from clinic.models import Species
+from imaging.dicom.find_stream import EncodedIdentifier
 from worklist.models import Order, OrderStatus
 
 UTF8 = "ISO_IR 192"
@@ -46,16 +48,6 @@ STEP_STATUS = {
     OrderStatus.IN_PROGRESS: "STARTED",
 }
 # SNOMED CT organism codes (the inverse of what clinic.matching reads from arriving studies).
-SPECIES_CODES = {
-    Species.CANINE: ("448771007", "Canis lupus familiaris"),
-    Species.FELINE: ("448169003", "Felis catus"),
-    Species.EQUINE: ("388445009", "Equus caballus"),
-    Species.BOVINE: ("34618005", "Bos taurus"),
-    Species.OVINE: ("125099002", "Ovis aries"),
-    Species.CAPRINE: ("125097000", "Capra hircus"),
-    Species.PORCINE: ("78678003", "Sus scrofa"),
-    Species.LAGOMORPH: ("387961004", "Oryctolagus cuniculus"),
-}
 _SPECIES_LABELS = dict(Species.choices)
 
 # The database columns an answer is built from, fetched in one query (`Order.objects
@@ -173,7 +165,7 @@ def _code_item(value: str, scheme: str, meaning: str) -> Record:
 def order_record(row: AnswerRow) -> Record:
     """Everything the worklist can say about one order, before it is cut to the query's keys."""
     scheduled = timezone.localtime(row.scheduled_at)
-    species_code = SPECIES_CODES.get(row.patient__species)
+    species_code = SPECIES_CODE_MEANINGS.get(row.patient__species)
     procedure_code = _code_item(row.procedure__code, row.procedure__coding_scheme, row.procedure__name)  # fmt: skip
     if row.patient__owner_id is not None:
         family = row.patient__owner__last_name or row.patient__owner__organization or ""
@@ -308,12 +300,9 @@ def _values(plan: Plan | None, record: Record, syntax: _Syntax, flags: dict):
         yield tag, vr, value
 
 
-class EncodedAnswer(Dataset):
+class EncodedAnswer(EncodedIdentifier):
     """An answer whose elements hold their encoded values, with the whole identifier's
     encoding (`encoded`) for the transfer syntax in `encoding` (implicit VR, little endian)."""
-
-    encoded: bytes
-    encoding: tuple[bool, bool]
 
 
 def encoded_answer(

@@ -14,6 +14,8 @@ import { calibrationManual, isCalibrated, valuesFor, formatValue, roiStatistics 
 import { renderCalibration, renderOverlay } from './overlay.js';
 import { AnnotationList } from './annotationList.js';
 import { ask } from './ask.js';
+import { installPrint, printedImage } from './print.js';
+import { showMedia } from './media.js';
 
 const CT_PRESETS = [
   { label: 'Soft tissue 40/400', center: 40, width: 400 },
@@ -140,6 +142,14 @@ function getSeries(uid) {
 
 async function showSeries(entry, uid, index = 0) {
   say('');
+  if (showMedia(entry, seriesConfig(uid))) {
+    // A video or PDF takes the viewport's place (media.js); image tools rest meanwhile.
+    stopCine(entry);
+    entry.series = null;
+    previewDone();
+    if (root.dataset.state === 'loading') root.dataset.state = 'ready';
+    return;
+  }
   try {
     const series = await getSeries(uid);
     if (!series.imageIds.length) {
@@ -374,6 +384,17 @@ root.querySelector('[data-toolbar]').addEventListener('click', (event) => {
 // Absent when the page has no export URL (a share): saving into the study is the clinic's.
 $('[data-action="exportAnnotations"]')?.addEventListener('click', () => exportAnnotations());
 $('[data-help] [data-action="help"]').addEventListener('click', () => toggleHelp(false));
+// Print (print.js): what each viewport shows, the active one first.
+installPrint({
+  root,
+  config,
+  shownImages: () => [grid.active, ...grid.cells.filter((cell) => cell !== grid.active)]
+    .map((entry) => {
+      const viewport = entry?.series && grid.viewport(entry);
+      return viewport && printedImage(viewport, imageInfo.get(viewport.getCurrentImageId()));
+    })
+    .filter(Boolean),
+});
 
 const strip = $('[data-series-strip]');
 strip.addEventListener('click', (event) => {

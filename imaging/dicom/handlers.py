@@ -19,8 +19,8 @@ from pynetdicom.association import Association
 from pynetdicom.events import Event
 
 from imaging import ingest, storage
-from imaging.dicom import status
-from imaging.models import Device
+from imaging.dicom import association_log, status
+from imaging.models import Device, Study
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ class _Session:
     stored: int = 0
     failed: int = 0
     cache: ingest.IngestCache = field(default_factory=ingest.IngestCache)
+    # What goes into the association log when it ends (counted in memory, one row at the end).
+    tally: association_log.Tally | None = None
 
 
 # Keyed weakly by association, so a session whose association vanished without a release or
@@ -82,6 +84,7 @@ def _session(assoc: Association) -> _Session:
         session = _sessions.get(assoc)
         if session is None:
             session = _sessions[assoc] = _Session(*_peer(assoc))
+            session.tally = association_log.tally_for(assoc)
         return session
 
 
@@ -113,7 +116,11 @@ def handle_association_requested(event: Event, require_known_devices: bool) -> N
     called_ae = (request.called_ae_title or "").strip()
     _, address = _peer(assoc)
     own_ae = (assoc.acceptor.ae_title or "").strip()
+    tally = association_log.tally_for(assoc)
     if called_ae != own_ae:
+        tally.problem(
+            f"called AE title {called_ae} not recognised (the portal is {own_ae}); accepted"
+        )
         logger.warning(
             "%s at %s calls us %r but we are %r: accepted; correct the console's settings",
             calling_ae,
@@ -130,12 +137,18 @@ def handle_association_requested(event: Event, require_known_devices: bool) -> N
     except Exception:
         # Without the device list we cannot vouch for the caller: refuse rather than guess.
         logger.exception("device lookup failed for %s at %s", calling_ae, address)
+        tally.rejection = (
+            f"calling AE title {calling_ae} refused: the device list could not be read"
+        )
         known = False
     if known:
         logger.info("association requested by device %s at %s", calling_ae, address)
         return
     logger.warning(
         "rejected association from %s at %s: not an active registered device", calling_ae, address
+    )
+    tally.rejection = tally.rejection or (
+        f"calling AE title {calling_ae} is not a registered device"
     )
     # Rejected associations never reach release or abort: give this thread's connection back.
     connection.close()
@@ -169,7 +182,7 @@ def handle_store(event: Event, min_free_bytes: int) -> int:
                 free,
                 min_free_bytes,
             )
-            return _failed(session, status.OUT_OF_RESOURCES)
+            return _failed(session, status.OUT_OF_RESOURCES, "storage is full")
         received = ingest.instance_receive_file(
             path=event.dataset_path, calling_ae=session.calling_ae, cache=session.cache
         )
@@ -178,24 +191,30 @@ def handle_store(event: Event, min_free_bytes: int) -> int:
         logger.warning(
             "refused %s from %s at %s: %s", sop_uid, session.calling_ae, session.address, exc
         )
-        return _failed(session, exc.status)
+        return _failed(session, exc.status, f"instance refused: {exc}")
     except OSError as exc:
         logger.exception("could not store %s from %s", sop_uid, session.calling_ae)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the sender may retry later
-            return _failed(session, status.OUT_OF_RESOURCES)
-        return _failed(session, status.PROCESSING_FAILURE)
-    except Exception:
+            return _failed(session, status.OUT_OF_RESOURCES, "storage is full")
+        return _failed(session, status.PROCESSING_FAILURE, f"could not store: {exc}")
+    except Exception as exc:
         logger.exception("unexpected error storing %s from %s", sop_uid, session.calling_ae)
-        return _failed(session, status.CANNOT_UNDERSTAND)
+        return _failed(session, status.CANNOT_UNDERSTAND, f"unexpected error: {exc}")
     session.stored += 1
+    if session.tally is not None:
+        session.tally.instances += 1
+        how = "duplicate" if received.duplicate else "replaced" if received.replaced else "new"
+        session.tally.study_touched(received.instance.series.study_id, how)
     logger.debug(
         "stored %s from %s%s", sop_uid, session.calling_ae, " (again)" if received.duplicate else ""
     )
     return status.SUCCESS
 
 
-def _failed(session: _Session, code: int) -> int:
+def _failed(session: _Session, code: int, reason: str) -> int:
     session.failed += 1
+    if session.tally is not None:
+        session.tally.problem(reason[:200])
     return code
 
 
@@ -207,6 +226,7 @@ def handle_association_ended(event: Event) -> None:
     how = "released" if event.event == evt.EVT_RELEASED else "aborted"
     if event.event == evt.EVT_ABORTED:
         _discard_partial_dataset(assoc)
+    tally = association_log.tally_pop(assoc)
     try:
         if session is None:
             calling_ae, address = _peer(assoc)
@@ -227,8 +247,27 @@ def handle_association_ended(event: Event) -> None:
         # Not fatal: studies left "receiving" are completed by the idle sweep.
         logger.exception("could not complete the studies of an association that %s", how)
     finally:
+        _record(assoc, tally, how)
         # The association's thread ends here; its database connection goes with it.
         connection.close()
+
+
+def _record(assoc: Association, tally: association_log.Tally | None, how: str) -> None:
+    """The association's row in the log (one SELECT for its studies' UIDs, one INSERT)."""
+    if tally is None:
+        return
+    try:
+        database_checked()
+        uids = dict(
+            Study.objects.filter(pk__in=list(tally.studies)).values_list("pk", "study_instance_uid")
+        )
+    except Exception:
+        logger.exception("could not look up the studies of an association")
+        uids = {}
+    reason = (
+        "" if how == "released" else "ended without a release (aborted, or the connection was lost)"
+    )
+    association_log.record_save(tally, outcome=how, reason=reason, assoc=assoc, study_uids=uids)
 
 
 def _discard_partial_dataset(assoc: Association) -> None:

@@ -24,7 +24,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from clinic import queue
 from imaging import storage
-from imaging.dicom import handlers, services
+from imaging.dicom import association_log, handlers, services, tls
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,9 @@ def event_handlers(*, require_known_devices: bool, min_free_bytes: int) -> list:
         (evt.EVT_C_STORE, handlers.handle_store, [min_free_bytes]),
         (evt.EVT_RELEASED, handlers.handle_association_ended),
         (evt.EVT_ABORTED, handlers.handle_association_ended),
+        # The association log: rejections, and every DIMSE request counted by kind.
+        (evt.EVT_REJECTED, association_log.handle_rejected),
+        *association_log.COUNTING_HANDLERS,
         # Worklist, MPPS, storage commitment reports …: registered by the apps that own them.
         *services.registered_handlers(),
     ]
@@ -137,6 +140,35 @@ def start(
     return server
 
 
+def start_tls(
+    ae: AE,
+    *,
+    host: str,
+    port: int,
+    tls_settings: tls.ListenerTls,
+    require_known_devices: bool,
+    min_free_bytes: int,
+) -> ThreadedAssociationServer:
+    """Start accepting DICOM over TLS on a second port: the same AE and handlers as `start`.
+
+    ImproperlyConfigured (in words) when the certificate, key or CA files cannot serve.
+    """
+    context = tls.listener_tls_context(tls=tls_settings)
+    server = ae.make_server(
+        (host, port),
+        evt_handlers=event_handlers(
+            require_known_devices=require_known_devices, min_free_bytes=min_free_bytes
+        ),
+        server_class=tls.TlsAssociationServer,
+        tls_context=context,
+    )
+    server.contexts = _SharedContexts(server.contexts)
+    thread = threading.Thread(target=server.serve_forever, name="AcceptorServer-TLS", daemon=True)
+    thread.start()
+    ae._servers.append(server)  # as `start_server` does, so `ae.shutdown()` stops it too
+    return server
+
+
 class _SharedContexts(list):
     """The supported presentation contexts, copied cheaply for each association.
 
@@ -152,13 +184,15 @@ class _SharedContexts(list):
 
 
 def stop(
-    ae: AE, server: ThreadedAssociationServer, *, grace: float = SHUTDOWN_GRACE_SECONDS
+    ae: AE, *servers: ThreadedAssociationServer, grace: float = SHUTDOWN_GRACE_SECONDS
 ) -> None:
-    """Stop accepting, let running associations finish for up to `grace` seconds, abort the rest.
+    """Stop accepting (on every port), let running associations finish for up to `grace`
+    seconds, abort the rest.
 
     An aborted sender keeps every instance it was not yet told was stored, so nothing is lost.
     """
-    server.shutdown()  # stops accepting and closes the listening socket
+    for server in servers:
+        server.shutdown()  # stops accepting and closes the listening socket
     deadline = time.monotonic() + grace
     while ae.active_associations and time.monotonic() < deadline:
         ae.active_associations[0].join(timeout=max(deadline - time.monotonic(), 0.01))
@@ -175,8 +209,12 @@ def serve(
     ae_title: str | None = None,
     port: int | None = None,
     host: str | None = None,
+    tls_port: int | None = None,
 ) -> None:
-    """Run the listener until SIGTERM or SIGINT, then shut down cleanly."""
+    """Run the listener until SIGTERM or SIGINT, then shut down cleanly.
+
+    With a TLS port (DICOM_TLS_PORT), DICOM over TLS is accepted there too.
+    """
     ae_title = ae_title or settings.DICOM_AE_TITLE
     port = settings.DICOM_PORT if port is None else port
     host = host or settings.DICOM_BIND_ADDRESS
@@ -196,6 +234,14 @@ def serve(
     bound_host, bound_port = server.server_address[:2]
     mode = "registered devices only" if settings.DICOM_REQUIRE_KNOWN_DEVICES else "any caller"
     logger.info("listening as %s on %s:%d (%s)", ae_title, bound_host, bound_port, mode)
+    servers = [server]
+    tls_port = settings.DICOM_TLS_PORT if tls_port is None else tls_port
+    if tls_port:
+        try:
+            servers.append(_start_tls_from_settings(ae, host=host, port=tls_port))
+        except BaseException:
+            stop(ae, server, grace=0)
+            raise
     # Embedded mode has no Celery beat: periodic work (completing studies whose sender
     # vanished, re-queueing stalled thumbnails) runs here instead.
     queue.start_local_beat()
@@ -213,9 +259,33 @@ def serve(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        stop(ae, server)
+        stop(ae, *servers)
         connections.close_all()
         logger.info("listener stopped")
+
+
+def _start_tls_from_settings(ae: AE, *, host: str, port: int) -> ThreadedAssociationServer:
+    tls_settings = tls.ListenerTls(
+        cert_file=settings.DICOM_TLS_CERT_FILE,
+        key_file=settings.DICOM_TLS_KEY_FILE,
+        ca_file=settings.DICOM_TLS_CA_FILE,
+    )
+    server = start_tls(
+        ae,
+        host=host,
+        port=port,
+        tls_settings=tls_settings,
+        require_known_devices=settings.DICOM_REQUIRE_KNOWN_DEVICES,
+        min_free_bytes=settings.DICOM_MIN_FREE_BYTES,
+    )
+    bound_host, bound_port = server.server_address[:2]
+    clients = (
+        "client certificates signed by DICOM_TLS_CA_FILE required"
+        if tls_settings.requires_client_certificates
+        else "no client certificate asked"
+    )
+    logger.info("listening for DICOM over TLS on %s:%d (%s)", bound_host, bound_port, clients)
+    return server
 
 
 def staging_sweep(max_age: float = STALE_STAGING_SECONDS) -> int:

@@ -4,6 +4,8 @@ C-FIND checks.
 
 Failures become a `TransportError` whose message tells a clinic what to fix and whose
 `permanent` flag says whether trying again later could help.
+Each association, established or not, becomes one row of the association log
+(`imaging.dicom.association_log`), with the reason in words when it failed.
 """
 
 import logging
@@ -25,7 +27,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from imaging.dicom import handlers
+from imaging.dicom import association_log, handlers
 from imaging.dicom.status import PROCESSING_FAILURE
 
 logger = logging.getLogger(__name__)
@@ -231,7 +233,10 @@ def association(
     for abstract, syntaxes in contexts[:MAX_CONTEXTS]:
         ae.add_requested_context(abstract, syntaxes)
     # Nagle's algorithm off: pynetdicom writes each PDU with its own send() (see benchmark).
-    event_handlers: list = [(evt.EVT_CONN_OPEN, handlers.handle_connection_open)]
+    event_handlers: list = [
+        (evt.EVT_CONN_OPEN, handlers.handle_connection_open),
+        *association_log.COUNTING_HANDLERS,
+    ]
     reported = threading.Event()
     if on_commitment_report is not None:
         # PS3.4 J.3.3: the destination may report on this association instead of a new one.
@@ -250,31 +255,69 @@ def association(
             evt_handlers=event_handlers,
         )
     except OSError as exc:
-        raise diagnose_unreachable(peer) from exc
+        error = diagnose_unreachable(peer)
+        _record_failure(association_log.Tally(**_log_fields(peer)), error)
+        raise error from exc
     if not assoc.is_established:
-        answer = assoc.acceptor.primitive
-        if assoc.is_rejected and answer is not None:
-            source, reason = answer.result_source, answer.diagnostic
-            raise TransportError(
-                _rejection_message(peer, source, reason),
-                permanent=answer.result == 0x01 and source == 1,
-            )
-        if answer is not None and answer.result == 0x00:
-            raise TransportError(
-                f"{peer.where} accepted none of the kinds of images offered "
-                "(SOP classes / transfer syntaxes).",
-                permanent=True,
-            )
-        raise diagnose_unreachable(peer)
+        error = _not_established(peer, assoc)
+        tally = association_log.tally_pop(assoc) or association_log.Tally(**_log_fields(peer))
+        _record_failure(tally, error, assoc=assoc)
+        raise error
     assoc.commitment_reported = reported  # set once a report came on this association
+    tally = association_log.tally_for(assoc, direction=association_log.Direction.OUTGOING)
     try:
         yield assoc
-    except BaseException:
+    except BaseException as exc:
         assoc.abort()
+        association_log.tally_pop(assoc)
+        tally.problem(str(exc)[:200] or type(exc).__name__)
+        association_log.record_save(
+            tally, outcome=association_log.Outcome.ABORTED, reason=str(exc), assoc=assoc
+        )
         raise
     else:
         if assoc.is_established:
             assoc.release()
+        association_log.tally_pop(assoc)
+        association_log.record_save(tally, outcome=association_log.Outcome.RELEASED, assoc=assoc)
+
+
+def _log_fields(peer: Peer) -> dict:
+    return {
+        "direction": association_log.Direction.OUTGOING,
+        "calling_ae": settings.DICOM_AE_TITLE,
+        "called_ae": peer.ae_title,
+        "peer_host": peer.host,
+        "peer_port": peer.port,
+    }
+
+
+def _record_failure(
+    tally: association_log.Tally, error: TransportError, *, assoc: Association | None = None
+) -> None:
+    """An association that did not come about goes into the log with the reason in words."""
+    tally.problem(str(error)[:200])
+    rejected = assoc is not None and assoc.is_rejected
+    outcome = association_log.Outcome.REJECTED if rejected else association_log.Outcome.FAILED
+    association_log.record_save(tally, outcome=outcome, reason=str(error), assoc=assoc)
+
+
+def _not_established(peer: Peer, assoc: Association) -> TransportError:
+    """Why the destination did not establish the association, for the clinic."""
+    answer = assoc.acceptor.primitive
+    if assoc.is_rejected and answer is not None:
+        source, reason = answer.result_source, answer.diagnostic
+        return TransportError(
+            _rejection_message(peer, source, reason),
+            permanent=answer.result == 0x01 and source == 1,
+        )
+    if answer is not None and answer.result == 0x00:
+        return TransportError(
+            f"{peer.where} accepted none of the kinds of images offered "
+            "(SOP classes / transfer syntaxes).",
+            permanent=True,
+        )
+    return diagnose_unreachable(peer)
 
 
 def _report_handler(callback: Callable[[Dataset], None], reported: threading.Event):

@@ -8,7 +8,7 @@ from pydicom import Dataset, uid
 from pydicom.pixels import get_encoder
 from pynetdicom.association import Association
 
-from imaging.dicom import store_stream
+from imaging.dicom import association_log, store_stream
 from imaging.dicom.scu import (
     NETWORK_TIMEOUT_SECONDS,
     UNCOMPRESSED,
@@ -83,7 +83,13 @@ class Sender:
             stream, self._stream = self._stream, None
             stream.__exit__(None, None, None)
 
-    def store(
+    def store(self, **kwargs) -> StoreResult:
+        """C-STORE one instance (see `_store`), counted in the association log."""
+        result = self._store(**kwargs)
+        association_log.instance_sent(self.assoc, result.status)
+        return result
+
+    def _store(
         self,
         *,
         path: Path | None,
@@ -125,10 +131,12 @@ class Sender:
         re-encode) in place; an image that cannot be converted fails alone, in words."""
         target = self._conversion_target(sop_class, syntax)
         try:
+            # The instance keeps its UID: it is the same image, only encoded differently
+            # (pydicom would otherwise make a new one, and receipts would never match).
             if syntax not in UNCOMPRESSED:
-                dataset.decompress()  # to Explicit VR Little Endian (pydicom ≥ 3)
+                dataset.decompress(generate_instance_uid=False)  # to Explicit VR Little Endian
             if target not in UNCOMPRESSED:
-                dataset.compress(target)
+                dataset.compress(target, generate_instance_uid=False)
         except Exception as exc:  # pydicom raises several kinds for codec limits
             raise InstanceRefused(
                 f"This image could not be converted to {uid.UID(target).name}, which the "
@@ -152,13 +160,16 @@ class Sender:
                 self.assoc, timeout=NETWORK_TIMEOUT_SECONDS
             ).__enter__()
         try:
-            return self._stream.store(
+            status = self._stream.store(
                 context_id=context_id,
                 sop_class=sop_class,
                 sop_instance=sop_instance,
                 path=path,
                 max_pdu=self.assoc.acceptor.maximum_length,
             )
+            # Written outside pynetdicom's DIMSE layer, so its counting handlers never see it.
+            association_log.session_note(self.assoc, "C-STORE sent")
+            return status
         except store_stream.FileUnreadable as exc:
             raise InstanceRefused(
                 f"The stored file of this instance cannot be read ({exc})."

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat, NullIf
 
@@ -38,7 +39,7 @@ def _text(column: str, value: str, fuzzy: bool, *, insensitive: bool = False) ->
     """Single value matching, `*` and `?` as wildcards; a comma-separated list matches any."""
     match = Q()
     for item in value.split(","):
-        match |= _wildcard(column, item, insensitive=insensitive)
+        match |= wildcard(column, item, insensitive=insensitive)
     return match
 
 
@@ -46,12 +47,15 @@ def _itext(column: str, value: str, fuzzy: bool) -> Q:
     return _text(column, value, fuzzy, insensitive=True)
 
 
-def _wildcard(column: str, value: str, *, insensitive: bool) -> Q:
+def wildcard(column: str, value: str, *, insensitive: bool) -> Q:
+    """PS3.4 C.2.2.2.1 single value and C.2.2.2.4 wildcard matching of one value."""
     i = "i" if insensitive else ""
     if "*" not in value and "?" not in value:
         return Q(**{f"{column}__{i}exact": value})
     body = value.strip("*")
-    if "?" not in body and "*" not in body:
+    # SQLite's LIKE ignores case (Django's startswith/contains use it there): its regex does not.
+    sqlite_like_ignores_case = not insensitive and connection.vendor == "sqlite"
+    if "?" not in body and "*" not in body and not sqlite_like_ignores_case:
         if value.startswith("*") and value.endswith("*"):
             return Q(**{f"{column}__{i}contains": body})
         if value.endswith("*"):
@@ -63,43 +67,48 @@ def _wildcard(column: str, value: str, *, insensitive: bool) -> Q:
     return Q(**{f"{column}__{i}regex": pattern})
 
 
+def _at(patient: str, name: str) -> str:
+    """The lookup of a patient's field from the rows (`patient` is "" when they are patients)."""
+    return f"{patient}__{name}" if patient else name
+
+
 def _person_name(column: str, value: str, fuzzy: bool) -> Q:
     """Patient's Name: served name (family^animal) or the name sent; fuzzy: by component start."""
-    patient = column  # "…patient"
+    patient = column  # "…patient", or "" on patients themselves
     if fuzzy:
         match = Q()
         for word in re.split(r"[\^\s,]+", value.replace("*", "").replace("?", "")):
             if not word:
                 continue
             match &= (
-                Q(**{f"{patient}__name__istartswith": word})
-                | Q(**{f"{patient}__owner__last_name__istartswith": word})
-                | Q(**{f"{patient}__owner__organization__istartswith": word})
-                | Q(**{f"{patient}__responsible_person__istartswith": word})
-                | Q(**{f"{patient}__dicom_name__istartswith": word})
-                | Q(**{f"{patient}__dicom_name__icontains": "^" + word})
-                | Q(**{f"{patient}__dicom_name__icontains": " " + word})
+                Q(**{_at(patient, "name__istartswith"): word})
+                | Q(**{_at(patient, "owner__last_name__istartswith"): word})
+                | Q(**{_at(patient, "owner__organization__istartswith"): word})
+                | Q(**{_at(patient, "responsible_person__istartswith"): word})
+                | Q(**{_at(patient, "dicom_name__istartswith"): word})
+                | Q(**{_at(patient, "dicom_name__icontains"): "^" + word})
+                | Q(**{_at(patient, "dicom_name__icontains"): " " + word})
             )
         return match
-    return _wildcard(f"{patient}__dicom_name", value, insensitive=True) | _wildcard(
+    return wildcard(_at(patient, "dicom_name"), value, insensitive=True) | wildcard(
         SERVED_NAME, value, insensitive=True
     )
 
 
 def _species(column: str, value: str, fuzzy: bool) -> Q:
     # The portal keeps a species choice and, for others, the words the console sent.
-    patient = column.rsplit("__", 1)[0]
-    return _wildcard(column, value, insensitive=True) | _wildcard(
-        f"{patient}__species", value, insensitive=True
+    patient = column.rpartition("__")[0]
+    return wildcard(column, value, insensitive=True) | wildcard(
+        _at(patient, "species"), value, insensitive=True
     )
 
 
 def _responsible(column: str, value: str, fuzzy: bool) -> Q:
-    patient = column.rsplit("__", 1)[0]
+    patient = column.rpartition("__")[0]
     return (
-        _wildcard(column, value, insensitive=True)
-        | _wildcard(f"{patient}__owner__last_name", value.split("^")[0], insensitive=True)
-        | _wildcard(f"{patient}__owner__organization", value, insensitive=True)
+        wildcard(column, value, insensitive=True)
+        | wildcard(_at(patient, "owner__last_name"), value.split("^")[0], insensitive=True)
+        | wildcard(_at(patient, "owner__organization"), value, insensitive=True)
     )
 
 
@@ -189,11 +198,12 @@ MATCHERS: dict[str, Callable[[str, str, bool], Q]] = {
 def with_served_names(rows: QuerySet, patient: str) -> QuerySet:
     """Annotate the name the portal serves (family^animal), so Patient's Name can match it.
 
-    `patient` is the lookup from the rows to their patient (`patient`, `study__patient` …)."""
+    `patient` is the lookup from the rows to their patient (`patient`, `study__patient` …,
+    or "" when the rows are patients)."""
     family = Coalesce(
-        NullIf(F(f"{patient}__owner__last_name"), Value("")),
-        NullIf(F(f"{patient}__owner__organization"), Value("")),
-        F(f"{patient}__responsible_person"),
+        NullIf(F(_at(patient, "owner__last_name")), Value("")),
+        NullIf(F(_at(patient, "owner__organization")), Value("")),
+        F(_at(patient, "responsible_person")),
     )
-    name = Concat(family, Value("^"), F(f"{patient}__name"))
+    name = Concat(family, Value("^"), F(_at(patient, "name")))
     return rows.alias(**{SERVED_NAME: name})

@@ -1,8 +1,8 @@
-"""URLs under /dicomweb/: QIDO-RS searches, WADO-RS retrieves (PS3.18 10.4, 10.6)."""
+"""URLs under /dicomweb/: QIDO-RS searches, WADO-RS retrieves, STOW-RS (PS3.18 10.4-10.6)."""
 
 from django.urls import path, re_path
 
-from imaging.dicomweb.views import qido, rendered, wado
+from imaging.dicomweb.views import qido, rendered, stow, wado
 
 app_name = "dicomweb"
 
@@ -11,15 +11,15 @@ _SERIES = _STUDY + "/series/<str:series>"
 _INSTANCE = _SERIES + "/instances/<str:instance>"
 
 urlpatterns = [
-    # QIDO-RS
-    path("studies", qido.studies, name="studies"),
+    # QIDO-RS (on POST, the studies resource is STOW-RS: views/stow.py)
+    path("studies", stow.studies, name="studies"),
     path("series", qido.all_series, name="all-series"),
     path("instances", qido.all_instances, name="all-instances"),
     path(_STUDY + "/series", qido.study_series, name="study-series"),
     path(_STUDY + "/instances", qido.study_instances, name="study-instances"),
     path(_SERIES + "/instances", qido.series_instances, name="series-instances"),
     # WADO-RS
-    path(_STUDY, wado.study_retrieve, name="study"),
+    path(_STUDY, stow.study, name="study"),  # WADO-RS on GET, STOW-RS on POST
     path(_STUDY + "/metadata", wado.study_metadata, name="study-metadata"),
     path(_SERIES, wado.series_retrieve, name="series"),
     path(_SERIES + "/metadata", wado.series_metadata, name="series-metadata"),

@@ -131,7 +131,9 @@ def transcode(key: str, transfer_syntax: str) -> bytes:
         ds = dcmread(handle)
     target = UID(transfer_syntax)
     if ds.file_meta.TransferSyntaxUID.is_compressed and "PixelData" in ds:
-        ds.decompress()
+        # The same instance in another encoding: its SOP Instance UID stays (pydicom would
+        # otherwise make a new one).
+        ds.decompress(generate_instance_uid=False)
     ds.file_meta.TransferSyntaxUID = target
     buffer = io.BytesIO()
     dcmwrite(

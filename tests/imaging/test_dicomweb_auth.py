@@ -129,6 +129,7 @@ def test_a_registered_scope_narrows_what_a_credential_sees(live_server, vet):
 
 
 def test_only_reads_are_allowed(live_server, vet):
-    response = session_for(vet).post(live_server.url + "/dicomweb/studies", data=b"x")
+    # POST on the studies resource is STOW-RS (tests/imaging/test_stow.py); elsewhere, reads.
+    response = session_for(vet).post(live_server.url + "/dicomweb/series", data=b"x")
 
     assert response.status_code == 405

@@ -191,6 +191,9 @@ def test_retrieve_instance_as_stored_and_transcoded(live_server, vet):
     assert as_stored.PixelData == stored.datasets[0].PixelData
     assert explicit.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
     assert np.array_equal(explicit.pixel_array, stored.datasets[0].pixel_array)
+    # Still the same instance, in another encoding.
+    assert explicit.SOPInstanceUID == stored.sop_uids[0]
+    assert explicit.file_meta.MediaStorageSOPInstanceUID == stored.sop_uids[0]
 
 
 def test_retrieve_series_streams_every_instance(live_server, vet):

@@ -474,23 +474,26 @@ def test_an_undecodable_query_and_another_information_model_are_refused(clinic_d
 
 
 def test_find_responses_go_out_as_pynetdicom_would_encode_them(clinic_day):
-    """The listener's fast path (answers encoded once, C-FIND-RSP command sets kept) changes
-    no byte of what pynetdicom sends."""
-    from pynetdicom import dimse_messages, dsutils, service_class
+    """The listener's answers (encoded once, kept) and C-FIND-RSP command sets (kept by
+    content) are the bytes pynetdicom would encode."""
+    from pynetdicom import dimse_messages, dsutils
+
+    from imaging.dicom import find_stream
 
     answer = mwl.worklist_answer(clinic_day.abdomen_us, query(PatientName="", PatientID=""))
-    assert service_class.encode(answer, False, True) == answer.encoded
-    assert service_class.encode(answer, True, True) == dsutils.encode(answer, True, True)
+    explicit = find_stream.identifier_bytes(answer, syntax=ExplicitVRLittleEndian)
+    implicit = find_stream.identifier_bytes(answer, syntax=ImplicitVRLittleEndian)
+    assert explicit == answer.encoded == dsutils.encode(answer, False, True)
+    assert implicit == dsutils.encode(answer, True, True)
     for _ in range(2):  # the second time from what was kept
         for message_id, status in [(1, 0xFF00), (2, 0xFF00), (2, 0x0000), (2, 0xFE00)]:
             response = C_FIND()
             response.MessageIDBeingRespondedTo = message_id
             response.AffectedSOPClassUID = ModalityWorklistInformationFind
             response.Status = status
+            if status == 0xFF00:
+                response.Identifier = BytesIO(answer.encoded)
             message = dimse_messages.C_FIND_RSP()
             message.primitive_to_message(response)
-            command_set = message.command_set
-            assert command_set.MessageIDBeingRespondedTo == message_id
-            assert dimse_messages.encode(command_set, True, True) == dsutils.encode(
-                command_set, True, True
-            )
+            kept = find_stream.command_set_bytes(response, data_follows=status == 0xFF00)
+            assert kept == dsutils.encode(message.command_set, True, True)

@@ -40,6 +40,8 @@ class Command(BaseCommand):
             ],
             "dicom": [python, "manage.py", "dicomlistener"],
         }  # fmt: skip
+        if settings.PORTAL_DROP_FOLDER:
+            parts["dropfolder"] = [python, "manage.py", "dropfolder"]
         if settings.CELERY_BROKER_URL:
             parts["worker"] = [
                 python,
@@ -65,10 +67,11 @@ class Command(BaseCommand):
             # Own process group: Ctrl-C reaches us once, and we stop the children in order.
             children[name] = subprocess.Popen(command, env=env, start_new_session=True)
         mode = "Celery on Redis" if settings.CELERY_BROKER_URL else "in-process (embedded)"
+        tls = f" (TLS on {settings.DICOM_TLS_PORT})" if settings.DICOM_TLS_PORT else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"Portal running: http://localhost:{settings.PORTAL_HTTP_PORT}/  "
-                f"DICOM {settings.DICOM_AE_TITLE}@{settings.DICOM_PORT}  background work: {mode}\n"
+                f"DICOM {settings.DICOM_AE_TITLE}@{settings.DICOM_PORT}{tls}  background work: {mode}\n"
                 "Press Ctrl-C to stop."
             )
         )

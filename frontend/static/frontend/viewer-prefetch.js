@@ -1,6 +1,7 @@
 // Runs before the viewer's script (a separate file, not inline, so pages with a strict
 // Content-Security-Policy run it too):
-// - starts reading the first series' metadata while the viewer's script loads and starts;
+// - starts reading the first series' metadata, and its first frame, while the viewer's script
+//   loads and starts;
 // - shows the first image as the portal renders it (JPEG, the file's own window), fitted into
 //   the first viewport as the viewer will fit it, until the viewer's own diagnostic image
 //   replaces it. Until then the viewer stays in its "loading" state: tools do nothing and the
@@ -15,6 +16,14 @@
     var url = config.dicomweb + "/studies/" + config.study.uid + "/series/" + first.uid + "/metadata";
     window.portalViewerPrefetch = {url: url, response: fetch(url, {
       headers: {Accept: "application/dicom+json"}, credentials: "same-origin"})};
+  }
+  // The first frame too, asked for exactly as the viewer's image loader asks (same address and
+  // Accept), so its request finds the pixels in the browser's cache instead of waiting for them.
+  if (window.fetch && config.preview && config.preview.frame) {
+    fetch(config.preview.frame, {
+      headers: {Accept: "multipart/related; type=application/octet-stream; transfer-syntax=*"},
+      credentials: "same-origin"
+    }).then(function (response) { return response.arrayBuffer(); }).catch(function () {});
   }
   var root = document.getElementById("viewer");
   var preview = document.querySelector("[data-viewer-preview]");
