@@ -91,8 +91,6 @@ def viewer_config(request: HttpRequest, study: Study) -> dict:
         },
         thumbnail_url=_thumbnail,
         media_url=series_media,
-        # Staff frames may stay in the browser's private cache (imaging/dicomweb/views/wado.py).
-        frame_prefetch=True,
         patient={
             "name": patient_display_name(patient),
             "animal": patient.name,

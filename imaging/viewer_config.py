@@ -65,16 +65,14 @@ def first_image_preview(
     dicomweb_root: str,
     study_uid: str,
     uid: Callable[[str], str],
-    *,
-    frame_prefetch: bool = False,
 ) -> dict | None:
     """The rendered (JPEG) address of the image the viewer shows first, or None.
 
     The page shows it while the viewer's script starts, until the diagnostic image replaces it.
     Only offered when that first image is unambiguous: the first series' lowest Instance Number
     belongs to one instance (the script orders a stack by Instance Number first).
-    With `frame_prefetch`, also the address of its first frame, which the page starts fetching
-    before the viewer's script runs (the browser keeps it for the viewer's own request).
+    `frame` is its first frame, which the page fetches while the viewer's script starts and
+    the viewer then decodes (frontend/viewer/earlyFrame.js).
     """
     if not series:
         return None
@@ -89,10 +87,7 @@ def first_image_preview(
         f"{dicomweb_root}/studies/{study_uid}/series/{uid(series[0].series_instance_uid)}"
         f"/instances/{uid(first[0][0])}"
     )
-    preview = {"rendered": f"{instance}/rendered"}
-    if frame_prefetch:
-        preview["frame"] = f"{instance}/frames/1"
-    return preview
+    return {"rendered": f"{instance}/rendered", "frame": f"{instance}/frames/1"}
 
 
 def build_viewer_config(
@@ -112,7 +107,6 @@ def build_viewer_config(
     vhs_reference: dict | None = None,
     read_only: bool = False,
     media_url: Callable[[object], dict | None] | None = None,
-    frame_prefetch: bool = False,
 ) -> dict:
     """The viewer's configuration (handed to the page through json_script).
 
@@ -122,8 +116,6 @@ def build_viewer_config(
     DICOMweb root answers to (an anonymizing share replaces them). `read_only` forbids new
     annotations altogether; annotations the server marks `can_edit: false` are locked either way.
     `media_url` gives a video or PDF series its playback address (`{"kind", "url"}`), or None.
-    `frame_prefetch` lets the page fetch the first frame early: only where frames may be kept
-    in the browser's cache (staff; a share's answers are never cached).
     """
     if study_date is None:
         study_date = study.study_date.isoformat() if study.study_date else ""
@@ -164,9 +156,7 @@ def build_viewer_config(
         # A video or PDF first series has no still preview to show while the viewer starts.
         "preview": None
         if series and media_url and media_url(series[0])
-        else first_image_preview(
-            series[:1], root, uid(study.study_instance_uid), uid, frame_prefetch=frame_prefetch
-        ),
+        else first_image_preview(series[:1], root, uid(study.study_instance_uid), uid),
         "api": {
             "annotations": api.get("annotations", ""),
             "annotation": api.get("annotation", ""),

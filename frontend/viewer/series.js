@@ -2,6 +2,7 @@
 // `wadors:` image IDs whose metadata the image loader gets from memory (no request per image).
 import { wadors } from '@cornerstonejs/dicom-image-loader';
 import { calibrationFromHeader } from './measurements.js';
+import { offerEarlyFrame } from './earlyFrame.js';
 
 const tag = (instance, key) => instance[key]?.Value;
 const first = (instance, key) => tag(instance, key)?.[0];
@@ -94,6 +95,7 @@ export async function loadSeries({ dicomwebRoot, studyUid, seriesUid }) {
       });
     }
   }
+  await offerEarlyFrame(imageIds);
   const head = instances[0] || {};
   return {
     uid: seriesUid,

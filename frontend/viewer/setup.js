@@ -28,7 +28,9 @@ export const CONTRACT_NAMES = {
 export const TOOL_FOR_CONTRACT = Object.fromEntries(Object.entries(CONTRACT_NAMES).map(([k, v]) => [v, k]));
 
 export async function startCornerstone({ getTextLines, onProgress, askText }) {
-  coreInit();
+  // One WebGL context for every viewport (at most four): each extra context is created and
+  // compiled up front, delaying the first image, and they would only render in parallel.
+  coreInit({ rendering: { webGlContextCount: 1 } });
   const cores = navigator.hardwareConcurrency || 2;
   loaderInit({ maxWebWorkers: Math.max(1, Math.min(4, cores - 1)) });
   // Enough parallel requests to fill a stack quickly over one connection pool.

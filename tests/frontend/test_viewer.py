@@ -99,7 +99,7 @@ def test_the_first_image_is_offered_as_a_rendered_preview(client, vet, built):
     rendered = client.get(config["preview"]["rendered"] + "?viewport=200,150")
     assert rendered.status_code == 200
     assert rendered["Content-Type"] == "image/jpeg"
-    # Its first frame is fetched early by the page, and the browser may keep it for the viewer.
+    # Its first frame, which the page fetches while the viewer's script starts.
     assert config["preview"]["frame"] == config["preview"]["rendered"].replace(
         "/rendered", "/frames/1"
     )
@@ -108,8 +108,6 @@ def test_the_first_image_is_offered_as_a_rendered_preview(client, vet, built):
         HTTP_ACCEPT="multipart/related; type=application/octet-stream; transfer-syntax=*",
     )
     assert frame.status_code == 200
-    assert frame["Cache-Control"] == "private, max-age=300"
-    assert {"Accept", "Cookie"} <= {v.strip() for v in frame["Vary"].split(",")}
 
 
 def test_a_stack_previews_its_lowest_instance_number_unless_that_is_ambiguous(client, vet, built):

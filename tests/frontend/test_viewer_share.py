@@ -75,8 +75,8 @@ def test_the_share_viewer_starts_under_the_strict_policy(live_server, vet, page)
     assert preview["preview"]["rendered"].startswith(f"/share/v/{created.share.pk}/")
     assert [(r.status, r.headers["content-type"]) for r in images] == [(200, "image/jpeg")]
     assert preview["preview"]["rendered"] in images[0].url
-    # A share's frames are never kept by the browser, so none is fetched ahead.
-    assert "frame" not in preview["preview"]
+    # Its first frame is fetched ahead through the same door.
+    assert preview["preview"]["frame"].startswith(f"/share/v/{created.share.pk}/")
 
     # Only the clinic has key images and saving into the study.
     assert page.locator("[data-action='keyImage']").count() == 0

@@ -17,13 +17,18 @@
     window.portalViewerPrefetch = {url: url, response: fetch(url, {
       headers: {Accept: "application/dicom+json"}, credentials: "same-origin"})};
   }
-  // The first frame too, asked for exactly as the viewer's image loader asks (same address and
-  // Accept), so its request finds the pixels in the browser's cache instead of waiting for them.
+  // The first image's first frame too, as the viewer's image loader asks for it (as stored);
+  // the viewer decodes these bytes instead of asking again (frontend/viewer/earlyFrame.js).
   if (window.fetch && config.preview && config.preview.frame) {
-    fetch(config.preview.frame, {
+    window.portalViewerFrame = {url: config.preview.frame, response: fetch(config.preview.frame, {
       headers: {Accept: "multipart/related; type=application/octet-stream; transfer-syntax=*"},
       credentials: "same-origin"
-    }).then(function (response) { return response.arrayBuffer(); }).catch(function () {});
+    }).then(function (response) {
+      if (!response.ok) throw new Error("frame " + response.status);
+      return response.arrayBuffer().then(function (bytes) {
+        return {contentType: response.headers.get("Content-Type") || "", bytes: bytes};
+      });
+    })};
   }
   var root = document.getElementById("viewer");
   var preview = document.querySelector("[data-viewer-preview]");

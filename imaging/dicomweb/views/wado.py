@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils.cache import patch_vary_headers
 
 from imaging.dicomweb import media, metadata, multipart, wado
 from imaging.dicomweb.errors import NotAcceptable, NotFound, dicomweb_view
 from imaging.dicomweb.lookup import dicomweb_root, instance_get, series_get, study_get
 from imaging.dicomweb.scope import scope_for
 from imaging.models import Instance
-
-# How long a signed-in browser may reuse a frame without asking again.
-FRAME_CACHE_SECONDS = 300
 
 
 def _json(body: bytes) -> HttpResponse:
@@ -48,13 +44,7 @@ def frames(
 ) -> HttpResponse:
     found = instance_get(scope_for(request), study, series, instance, with_study=False)
     bodies = wado.FrameBodies(found, wado.frame_numbers(frames), request.headers.get("Accept", ""))
-    response = _frames_response(bodies)
-    # A frame's pixels stay what they are: the browser may keep them for this signed-in user
-    # (the viewer page fetches its first frame early and the viewer then finds it there).
-    # A share's door replaces this with no-store (sharing/security.py).
-    response["Cache-Control"] = f"private, max-age={FRAME_CACHE_SECONDS}"
-    patch_vary_headers(response, ("Accept", "Cookie"))
-    return response
+    return _frames_response(bodies)
 
 
 @dicomweb_view
