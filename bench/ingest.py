@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +144,26 @@ def run_storescp(procs: Processes, datasets: list[DataSet], work: Path) -> dict[
                 procs.stop(process)
         results[dataset.name] = figures
     return results
+
+
+@contextmanager
+def django_portal(work: Path, *, database_url: str | None = None) -> Iterator[dict[str, str]]:
+    """This process as the run's portal (embedded storage under `work`, no Redis): yields the
+    environment every process of the run gets, with Django started and the database migrated."""
+    env = environment(data_dir=work / "portal-data", database_url=database_url, redis_url=None)
+    os.environ.clear()
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", verbosity=0)
+    try:
+        yield env
+    finally:
+        connections.close_all()
 
 
 def environment(

@@ -78,42 +78,34 @@ def _queries(small: SmallStudies) -> dict[str, dict[str, str]]:
 def _measure(small: SmallStudies, work: Path, *, repeat: int, compare: bool):
     from bench.database import scratch_database
 
-    with scratch_database(os.environ.get("DATABASE_URL") or None) as database_url:
-        env = ingest.environment(data_dir=work / "portal-data", database_url=database_url,
-                                 redis_url=None)  # fmt: skip
-        os.environ.clear()
-        os.environ.update(env)
-        import django
-
-        django.setup()
+    with (
+        scratch_database(os.environ.get("DATABASE_URL") or None) as database_url,
+        ingest.django_portal(work, database_url=database_url) as env,
+        Processes(work / "logs", env, BASE_DIR) as procs,
+    ):
         from django.db import connections
 
-        try:
-            with Processes(work / "logs", env, BASE_DIR) as procs:
-                procs.run("migrate", [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--noinput"])  # fmt: skip
-                print(f"Creating {len(small):,} studies in the portal's database …", flush=True)
-                portal_rows(small)
-                connections.close_all()
-                port = free_port()
-                listener = procs.start(
-                    "listener",
-                    [sys.executable, str(BASE_DIR / "manage.py"), "dicomlistener",
-                     "--port", str(port), "--ae-title", AE_TITLE],
-                )  # fmt: skip
-                peers.wait_for_echo(listener, port, AE_TITLE)
-                servers = {"portal": (port, AE_TITLE)}
-                if compare:
-                    servers[peers.orthanc_version()] = _orthanc(procs, work, small)
-                results: dict[str, dict[str, tuple[int, float]]] = {}
-                for name, (server_port, called) in servers.items():
-                    print(f"Asking {name} …", flush=True)
-                    results[name] = {
-                        label: _timed(server_port, called, keys, repeat=repeat)
-                        for label, keys in _queries(small).items()
-                    }
-                return results, "PostgreSQL" if database_url else "SQLite"
-        finally:
-            connections.close_all()
+        print(f"Creating {len(small):,} studies in the portal's database …", flush=True)
+        portal_rows(small)
+        connections.close_all()
+        port = free_port()
+        listener = procs.start(
+            "listener",
+            [sys.executable, str(BASE_DIR / "manage.py"), "dicomlistener",
+             "--port", str(port), "--ae-title", AE_TITLE],
+        )  # fmt: skip
+        peers.wait_for_echo(listener, port, AE_TITLE)
+        servers = {"portal": (port, AE_TITLE)}
+        if compare:
+            servers[peers.orthanc_version()] = _orthanc(procs, work, small)
+        results: dict[str, dict[str, tuple[int, float]]] = {}
+        for name, (server_port, called) in servers.items():
+            print(f"Asking {name} …", flush=True)
+            results[name] = {
+                label: _timed(server_port, called, keys, repeat=repeat)
+                for label, keys in _queries(small).items()
+            }
+        return results, "PostgreSQL" if database_url else "SQLite"
 
 
 def _orthanc(procs: Processes, work: Path, small: SmallStudies) -> tuple[int, str]:

@@ -10,7 +10,6 @@ through a send job as any workstation's would.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -33,17 +32,8 @@ def run(*, slices: int, rounds: int, data_dir: Path, keep: bool = False) -> int:
     ct = data.ct_series(data_dir, slices=slices)
     work = Path(tempfile.mkdtemp(prefix="vetportal-bench-retrieve-"))
     (work / "logs").mkdir()
-    env = ingest.environment(data_dir=work / "portal-data", database_url=None, redis_url=None)
-    os.environ.clear()
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     try:
-        with Processes(work / "logs", env, BASE_DIR) as procs:
+        with ingest.django_portal(work) as env, Processes(work / "logs", env, BASE_DIR) as procs:
             figures = _measure(procs, ct, work, rounds=rounds)
     finally:
         if not keep:

@@ -9,7 +9,6 @@ portal's listener to the job showing "confirmed" is measured too.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -30,17 +29,8 @@ def run(*, slices: int, data_dir: Path, keep: bool = False) -> int:
     ct = data.ct_series(data_dir, slices=slices)
     work = Path(tempfile.mkdtemp(prefix="vetportal-bench-send-"))
     (work / "logs").mkdir()
-    env = ingest.environment(data_dir=work / "portal-data", database_url=None, redis_url=None)
-    os.environ.clear()
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     try:
-        with Processes(work / "logs", env, BASE_DIR) as procs:
+        with ingest.django_portal(work) as env, Processes(work / "logs", env, BASE_DIR) as procs:
             rows = _measure(procs, ct, work)
     finally:
         if not keep:

@@ -48,36 +48,29 @@ SPS_KEYS = [
 
 def run(*, orders: int, stations: int, repeat: int) -> int:
     from bench.database import scratch_database
-    from bench.ingest import environment
+    from bench.ingest import django_portal
     from bench.peers import wait_for_echo
 
     work = Path(tempfile.mkdtemp(prefix="vetportal-bench-worklist-"))
     (work / "logs").mkdir()
-    with scratch_database(os.environ.get("DATABASE_URL") or None) as database_url:
-        env = environment(data_dir=work / "portal-data", database_url=database_url, redis_url=None)
-        os.environ.clear()
-        os.environ.update(env)
-        import django
-
-        django.setup()
-        try:
-            with Processes(work / "logs", env, BASE_DIR) as procs:
-                procs.run("migrate", [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--noinput"])  # fmt: skip
-                print(f"Booking {orders:,} orders on {stations} stations …", flush=True)
-                _book(orders=orders, stations=stations)
-                port = free_port()
-                listener = procs.start(
-                    "listener",
-                    [sys.executable, str(BASE_DIR / "manage.py"), "dicomlistener",
-                     "--port", str(port), "--ae-title", AE_TITLE],
-                )  # fmt: skip
-                wait_for_echo(listener, port, AE_TITLE)
-                results = _measure(port, repeat=repeat, listener=listener)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            _clean_up(work)
+    try:
+        with (
+            scratch_database(os.environ.get("DATABASE_URL") or None) as database_url,
+            django_portal(work, database_url=database_url) as env,
+            Processes(work / "logs", env, BASE_DIR) as procs,
+        ):
+            print(f"Booking {orders:,} orders on {stations} stations …", flush=True)
+            _book(orders=orders, stations=stations)
+            port = free_port()
+            listener = procs.start(
+                "listener",
+                [sys.executable, str(BASE_DIR / "manage.py"), "dicomlistener",
+                 "--port", str(port), "--ae-title", AE_TITLE],
+            )  # fmt: skip
+            wait_for_echo(listener, port, AE_TITLE)
+            results = _measure(port, repeat=repeat, listener=listener)
+    finally:
+        _clean_up(work)
     backend = "PostgreSQL (scratch database)" if database_url else "SQLite"
     print()
     print(
