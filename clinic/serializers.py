@@ -1,7 +1,11 @@
 """Input and output shapes of the owner and patient API. Validation only: no writes here."""
 
+import copy
+from collections.abc import Callable, Collection
 from typing import Any
 
+from django.core.exceptions import ValidationError as ModelValidationError
+from django.db.models import Model
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -16,6 +20,26 @@ def validated_query(
     serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def model_rules_check(
+    serializer: serializers.ModelSerializer,
+    attrs: dict,
+    rules: Callable[[Model], None],
+    *,
+    skip: Collection[str] = (),
+) -> dict:
+    """`attrs` checked by the service's `rules` (the same the pages' forms apply) on the row
+    they would make: a copy of the instance, or a new one, with them set (`skip` left out)."""
+    candidate = copy.copy(serializer.instance) if serializer.instance else serializer.Meta.model()
+    for name, value in attrs.items():
+        if name not in skip:
+            setattr(candidate, name, value)
+    try:
+        rules(candidate)
+    except ModelValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from exc
+    return attrs
 
 
 class OwnerInputSerializer(serializers.ModelSerializer):

@@ -3,7 +3,7 @@
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from printing import jobs
 from printing.models import FILM_SIZE_CHOICES, LAYOUT_CHOICES, PrintDestination, PrintJob
 
+from . import setup_pages
 from .views import _fragment, permission
 
 PRINTS_LIMIT = 100  # rows on the prints page
@@ -87,32 +88,31 @@ def print_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission("printing.view_printdestination")
 def printer_list(request: HttpRequest) -> HttpResponse:
-    can_add = request.user.has_perm("printing.add_printdestination")
-    form = PrintDestinationForm(request.POST or None)
-    if request.method == "POST":
-        if not can_add:
-            raise PermissionDenied
-        if form.is_valid():
-            printer = form.save()
-            messages.success(request, f"{printer.name} added. Test the printer next.")
-            return redirect("printer-list")
-    context = {
-        "nav": "prints",
-        "printers": PrintDestination.objects.all(),
-        "form": form if can_add else None,
-    }
-    return render(request, "frontend/printers.html", context)
+    return setup_pages.list_with_add_form(
+        request,
+        form_class=PrintDestinationForm,
+        add_permission="printing.add_printdestination",
+        rows_name="printers",
+        rows=PrintDestination.objects.all(),
+        template="frontend/printers.html",
+        nav="prints",
+        added=lambda printer: f"{printer.name} added. Test the printer next.",
+        list_url="printer-list",
+    )
 
 
 @permission("printing.change_printdestination")
 def printer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     printer = get_object_or_404(PrintDestination, pk=pk)
-    form = PrintDestinationForm(request.POST or None, instance=printer)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"{printer.name} saved.")
-        return redirect("printer-list")
-    return render(request, "frontend/printer_form.html", {"nav": "prints", "form": form})
+    return setup_pages.edit_form(
+        request,
+        instance=printer,
+        form_class=PrintDestinationForm,
+        template="frontend/printer_form.html",
+        nav="prints",
+        saved=f"{printer.name} saved.",
+        list_url="printer-list",
+    )
 
 
 @require_POST

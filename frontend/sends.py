@@ -3,7 +3,7 @@ and (administrators) destinations with "Test connection" and auto-routing rules.
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from imaging import destinations, receipts, routing, send
 from imaging.models import Destination, RoutingRule, SendJob, Study
 
+from . import setup_pages
 from .views import _fragment, permission
 
 SENDS_LIMIT = 100  # rows on the sends page
@@ -153,32 +154,31 @@ def send_resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission("imaging.view_destination")
 def destination_list(request: HttpRequest) -> HttpResponse:
-    can_add = request.user.has_perm("imaging.add_destination")
-    form = DestinationForm(request.POST or None)
-    if request.method == "POST":
-        if not can_add:
-            raise PermissionDenied
-        if form.is_valid():
-            destination = form.save()
-            messages.success(request, f"{destination.name} added. Test the connection next.")
-            return redirect("destination-list")
-    context = {
-        "nav": "destinations",
-        "destinations": Destination.objects.all(),
-        "form": form if can_add else None,
-    }
-    return render(request, "frontend/destinations.html", context)
+    return setup_pages.list_with_add_form(
+        request,
+        form_class=DestinationForm,
+        add_permission="imaging.add_destination",
+        rows_name="destinations",
+        rows=Destination.objects.all(),
+        template="frontend/destinations.html",
+        nav="destinations",
+        added=lambda destination: f"{destination.name} added. Test the connection next.",
+        list_url="destination-list",
+    )
 
 
 @permission("imaging.change_destination")
 def destination_edit(request: HttpRequest, pk: int) -> HttpResponse:
     destination = get_object_or_404(Destination, pk=pk)
-    form = DestinationForm(request.POST or None, instance=destination)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"{destination.name} saved.")
-        return redirect("destination-list")
-    return render(request, "frontend/destination_form.html", {"nav": "destinations", "form": form})
+    return setup_pages.edit_form(
+        request,
+        instance=destination,
+        form_class=DestinationForm,
+        template="frontend/destination_form.html",
+        nav="destinations",
+        saved=f"{destination.name} saved.",
+        list_url="destination-list",
+    )
 
 
 @require_POST
@@ -220,32 +220,31 @@ class RoutingRuleForm(forms.ModelForm):
 
 @permission("imaging.view_routingrule")
 def routing_rule_list(request: HttpRequest) -> HttpResponse:
-    can_add = request.user.has_perm("imaging.add_routingrule")
-    form = RoutingRuleForm(request.POST or None)
-    if request.method == "POST":
-        if not can_add:
-            raise PermissionDenied
-        if form.is_valid():
-            rule = form.save()
-            messages.success(request, f"Rule {rule.name} added.")
-            return redirect("routing-rule-list")
-    context = {
-        "nav": "destinations",
-        "rules": RoutingRule.objects.prefetch_related("destinations").select_related("device"),
-        "form": form if can_add else None,
-    }
-    return render(request, "frontend/routing_rules.html", context)
+    return setup_pages.list_with_add_form(
+        request,
+        form_class=RoutingRuleForm,
+        add_permission="imaging.add_routingrule",
+        rows_name="rules",
+        rows=RoutingRule.objects.prefetch_related("destinations").select_related("device"),
+        template="frontend/routing_rules.html",
+        nav="destinations",
+        added=lambda rule: f"Rule {rule.name} added.",
+        list_url="routing-rule-list",
+    )
 
 
 @permission("imaging.change_routingrule")
 def routing_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(RoutingRule, pk=pk)
-    form = RoutingRuleForm(request.POST or None, instance=rule)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Rule {rule.name} saved.")
-        return redirect("routing-rule-list")
-    return render(request, "frontend/routing_rule_form.html", {"nav": "destinations", "form": form})
+    return setup_pages.edit_form(
+        request,
+        instance=rule,
+        form_class=RoutingRuleForm,
+        template="frontend/routing_rule_form.html",
+        nav="destinations",
+        saved=f"Rule {rule.name} saved.",
+        list_url="routing-rule-list",
+    )
 
 
 @require_POST

@@ -95,7 +95,7 @@ def commitment_report_record(
     if job is None:
         logger.warning("storage commitment report for unknown transaction %r", transaction_uid)
         return None
-    here = _uids_here(job)
+    here = _uids_here(job, send_transforms.send_transform_for(job.transform))
     committed = [here.get(sop_uid, sop_uid) for sop_uid in committed]
     failed = {here.get(sop_uid, sop_uid): reason for sop_uid, reason in failed.items()}
     now = timezone.now()
@@ -116,9 +116,8 @@ def commitment_report_record(
     return job
 
 
-def _uids_here(job: SendJob) -> dict[str, str]:
+def _uids_here(job: SendJob, transform: send_transforms.SendTransform | None) -> dict[str, str]:
     """For a job that changed UIDs on the way out: the destination's instance UID → ours."""
-    transform = send_transforms.send_transform_for(job.transform)
     if transform is None:
         return {}
     ours = job.items.values_list("instance__sop_instance_uid", flat=True)
@@ -231,7 +230,7 @@ def send_job_verify(*, job_id: int, recheck: bool = False) -> None:
     except scu.TransportError as exc:
         SendJob.objects.filter(pk=job.pk).update(error=f"Could not check what arrived: {exc}")
         return
-    here = _uids_here(job)
+    here = _uids_here(job, transform)
     found = {here.get(sop_uid, sop_uid) for sop_uid in found}
     now = timezone.now()
     with transaction.atomic():

@@ -1,9 +1,6 @@
 """REST API for destinations and auto-routing rules (administrators) and send jobs
 (technicians, veterinarians)."""
 
-import copy
-
-from django.core.exceptions import ValidationError as ModelValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -12,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.permissions import ModelPermissions
+from clinic.serializers import model_rules_check
 from imaging import destinations, receipts, routing, send
 from imaging.models import Destination, RoutingRule, SendJob, Study
 
@@ -26,14 +24,7 @@ class DestinationSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:
-        candidate = copy.copy(self.instance) if self.instance else Destination()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            destinations.destination_validate(candidate)
-        except ModelValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
-        return attrs
+        return model_rules_check(self, attrs, destinations.destination_validate)
 
 
 class _DestinationPermission(BasePermission):
@@ -185,18 +176,15 @@ class RoutingRuleSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:
-        candidate = copy.copy(self.instance) if self.instance else RoutingRule()
-        for name, value in attrs.items():
-            if name != "destinations":
-                setattr(candidate, name, value)
         chosen = attrs.get("destinations")
         if chosen is None and self.instance is None:
             chosen = []
-        try:
-            routing.rule_validate(candidate, destinations=chosen)
-        except ModelValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
-        return attrs
+        return model_rules_check(
+            self,
+            attrs,
+            lambda rule: routing.rule_validate(rule, destinations=chosen),
+            skip={"destinations"},
+        )
 
 
 class RoutingRuleListApi(generics.ListCreateAPIView):

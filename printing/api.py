@@ -1,17 +1,14 @@
 """REST API for printing: printers (administrators keep them; staff who print see them) and
 print jobs (technicians, veterinarians)."""
 
-import copy
-
-from django.core.exceptions import ValidationError as ModelValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.permissions import ModelPermissions
+from clinic.serializers import model_rules_check
 from imaging.models import Study
 from printing import jobs
 from printing.models import (
@@ -37,31 +34,14 @@ class PrintDestinationSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:
-        candidate = copy.copy(self.instance) if self.instance else PrintDestination()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            jobs.print_destination_validate(candidate)
-        except ModelValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
-        return attrs
-
-
-class _PrintDestinationPermission(BasePermission):
-    """Anyone who may print sees the printers; only administrators change them."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not user or not user.is_authenticated:
-            return False
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return user.has_perm("printing.view_printdestination")
-        action = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
-        return user.has_perm(f"printing.{action.get(request.method, 'change')}_printdestination")
+        return model_rules_check(self, attrs, jobs.print_destination_validate)
 
 
 class PrintDestinationListApi(generics.ListCreateAPIView):
-    permission_classes = [_PrintDestinationPermission]
+    """Anyone who may print sees the (active) printers; only administrators add them."""
+
+    permission_classes = [ModelPermissions]
+    permission_model = PrintDestination
     serializer_class = PrintDestinationSerializer
 
     def get_queryset(self):
@@ -72,7 +52,7 @@ class PrintDestinationListApi(generics.ListCreateAPIView):
 
 
 class PrintDestinationDetailApi(generics.RetrieveUpdateDestroyAPIView):
-    permission_classes = [_PrintDestinationPermission]
+    permission_classes = [ModelPermissions]
     queryset = PrintDestination.objects.all()
     serializer_class = PrintDestinationSerializer
 

@@ -75,7 +75,7 @@ def _keep(key: str, data: bytes, *, folder: str) -> None:
     store = storage.storage()
     try:
         _, files = store.listdir(folder)
-    except (FileNotFoundError, OSError, NotImplementedError):
+    except (OSError, NotImplementedError):  # no folder yet, or a store that cannot list
         return
     name = key.rsplit("/", 1)[1]
     for other in files:

@@ -22,21 +22,27 @@ def _tasks_in_process(settings):
     settings.CELERY_BROKER_URL = None
 
 
-def test_the_shared_series_go_to_the_consultants_node(tmp_path, rex, vet):
+def _pushed_to_storescp(tmp_path, study, vet, **share_options):
+    """Share the study with a consultant whose node is DCMTK storescp, push it, and return
+    (share, job, data sets received) once the send has finished."""
     require_executable("storescp")
-    study = ingest_study()
-    wanted = series_uids(study)[0]
     with storescp(tmp_path / "storescp") as (port, out_dir):
         destination = destination_for("Ortho node", port, "STORESCP", kind="specialist")
         consultant = Consultant.objects.create(
             name="Dr Bone", email="bone@example.org", destination=destination
         )
         share = shares.share_create(
-            study=study, consultant=consultant, series_uids=[wanted], user=vet
+            study=study, consultant=consultant, user=vet, **share_options
         ).share
         job = push.share_push(share=share, user=vet)
         wait_for(lambda: SendJob.objects.get(pk=job.pk).finished, what="the send to finish")
-        received = [dcmread(path) for path in out_dir.iterdir()]
+        return share, job, [dcmread(path) for path in out_dir.iterdir()]
+
+
+def test_the_shared_series_go_to_the_consultants_node(tmp_path, rex, vet):
+    study = ingest_study()
+    wanted = series_uids(study)[0]
+    _, job, received = _pushed_to_storescp(tmp_path, study, vet, series_uids=[wanted])
     assert SendJob.objects.get(pk=job.pk).state == SendState.SENT
     assert {ds.SeriesInstanceUID for ds in received} == {wanted} and len(received) == 2
 
@@ -51,20 +57,11 @@ def test_a_share_without_a_consultant_node_is_not_pushed(rex, vet):
 
 
 def test_an_anonymized_share_arrives_anonymized_as_its_link_shows_it(tmp_path, rex, vet):
-    require_executable("storescp")
     study = ingest_study()
     wanted = series_uids(study)[0]
-    with storescp(tmp_path / "storescp") as (port, out_dir):
-        destination = destination_for("Ortho node", port, "STORESCP", kind="specialist")
-        consultant = Consultant.objects.create(
-            name="Dr Bone", email="bone@example.org", destination=destination
-        )
-        share = shares.share_create(
-            study=study, consultant=consultant, series_uids=[wanted], anonymize=True, user=vet
-        ).share
-        job = push.share_push(share=share, user=vet)
-        wait_for(lambda: SendJob.objects.get(pk=job.pk).finished, what="the send to finish")
-        received = [dcmread(path) for path in out_dir.iterdir()]
+    share, job, received = _pushed_to_storescp(
+        tmp_path, study, vet, series_uids=[wanted], anonymize=True
+    )
     anonymizer = Anonymizer(share.salt)
     assert SendJob.objects.get(pk=job.pk).state == SendState.SENT
     assert len(received) == 2
