@@ -8,9 +8,11 @@ classes the portal's services register for EVT_C_FIND, `install()` replaces pyne
 C-FIND response loop with this one, which handlers do not notice (they still yield
 `(status, identifier)` pairs and check `event.is_cancelled`):
 
-- each response is framed as pynetdicom frames it (the same command set, one PDV per
-  P-DATA-TF PDU, fragments of the size the peer allows, PS3.8 9.3.5 / D.1), so the bytes on
-  the wire do not change; only their timing does: several responses go out in one write;
+- each response carries the command set pynetdicom would send and the same fragments (of the
+  size the peer allows, PS3.8 D.1), but as many of them go in one P-DATA-TF PDU as its
+  maximum length allows (PS3.8 9.3.5: a PDU holds one or more PDVs), so a typical answer is
+  one PDU, not two: half the reads and wake-ups for the console; and several responses go
+  out in one write;
 - an identifier may be a plain pydicom Dataset, encoded here for the context's transfer
   syntax, or an `EncodedIdentifier` already encoded for it, sent as it is;
 - pynetdicom's DUL stays the only reader of the socket: before asking the handler for its
@@ -23,7 +25,7 @@ association log counts requests only) and skip pynetdicom's per-response log lin
 
 It leans on pynetdicom 3.0 internals (`ServiceClass._c_find_scp`, `_wrap_handler`,
 `DIMSEServiceProvider.cancel_req`, the DUL's queues and idle timer); tests/imaging/
-test_find_stream.py compares the bytes with pynetdicom's own loop, so an upgrade that
+test_find_stream.py compares the PDVs with pynetdicom's own loop, so an upgrade that
 changes them fails there.
 """
 
@@ -169,6 +171,25 @@ def fragments(
             yield (last if start + size >= len(view) else middle), view[start : start + size]
 
 
+def pdus(
+    command: bytes, identifier: bytes | None, *, max_pdu: int
+) -> Iterator[list[tuple[int, bytes | memoryview]]]:
+    """The PDVs (message control header, fragment) of each P-DATA-TF PDU of one message: the
+    fragments in order, as many to a PDU as fit its variable field (`max_pdu` bytes, 0 for no
+    limit), each PDV taking its fragment's length plus 6 (PS3.8 9.3.5.1)."""
+    group: list[tuple[int, bytes | memoryview]] = []
+    size = 0
+    for control, fragment in fragments(command, identifier, max_pdu=max_pdu):
+        item = len(fragment) + 6
+        if group and max_pdu and size + item > max_pdu:
+            yield group
+            group, size = [], 0
+        group.append((control, fragment))
+        size += item
+    if group:
+        yield group
+
+
 class _DirectWriter:
     """Writes responses as P-DATA-TF PDUs on the association's plain TCP socket."""
 
@@ -187,13 +208,13 @@ class _DirectWriter:
     def send(self, command: bytes, identifier: bytes | None) -> None:
         if not self._buffers:
             self._since = time.monotonic()
-        for control, fragment in fragments(command, identifier, max_pdu=self.max_pdu):
-            length = len(fragment) + 2
-            header = struct.pack(
-                ">BBIIBB", P_DATA_TF, 0, length + 4, length, self.context_id, control
-            )
-            self._buffers += (header, fragment)
-            self._size += length + 10
+        for pdvs in pdus(command, identifier, max_pdu=self.max_pdu):
+            length = sum(len(fragment) + 6 for _, fragment in pdvs)
+            self._buffers.append(struct.pack(">BBI", P_DATA_TF, 0, length))
+            for control, fragment in pdvs:
+                item = struct.pack(">IBB", len(fragment) + 2, self.context_id, control)
+                self._buffers += (item, fragment)
+            self._size += length + 6
         if self._size >= BATCH_BYTES or time.monotonic() - self._since >= BATCH_SECONDS:
             self.flush()
 
@@ -231,11 +252,11 @@ class _DulWriter:
         self.max_pdu = max_pdu
 
     def send(self, command: bytes, identifier: bytes | None) -> None:
-        for control, fragment in fragments(command, identifier, max_pdu=self.max_pdu):
-            primitive = P_DATA()
-            primitive.presentation_data_value_list.append(
-                (self.context_id, bytes([control]) + bytes(fragment))
-            )
+        for pdvs in pdus(command, identifier, max_pdu=self.max_pdu):
+            primitive = P_DATA()  # one P-DATA-TF PDU, as pynetdicom encodes it
+            primitive.presentation_data_value_list = [
+                [self.context_id, bytes([control]) + bytes(fragment)] for control, fragment in pdvs
+            ]
             self.dul.send_pdu(primitive)
 
     def flush(self) -> None:

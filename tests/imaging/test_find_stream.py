@@ -1,8 +1,9 @@
 """C-FIND responses written straight to the socket (imaging/dicom/find_stream.py).
 
-The same answers, byte for byte, as pynetdicom's own response loop sends, over in-process
-pynetdicom associations and to DCMTK `findscu`; fragmentation for a small maximum PDU; a
-C-CANCEL mid-stream; a peer that vanishes mid-stream; TLS through pynetdicom's own path.
+The same PDVs, byte for byte, as pynetdicom's own response loop sends, but one PDU per answer
+where it fits, over in-process pynetdicom associations and to DCMTK `findscu`; fragmentation
+for a small maximum PDU; a C-CANCEL mid-stream; a peer that vanishes mid-stream; TLS through
+pynetdicom's own path.
 """
 
 import socket
@@ -132,6 +133,18 @@ def associate(port: int, *, syntax=ExplicitVRLittleEndian, max_pdu=16384, ssl_co
     return assoc
 
 
+def pdvs(pdus: list[bytes]) -> list[bytes]:
+    """Every PDV's context ID, message control header and fragment, in order (PS3.8 9.3.5)."""
+    found = []
+    for pdu in pdus:
+        offset = 6
+        while offset < len(pdu):
+            (length,) = struct.unpack(">I", pdu[offset : offset + 4])
+            found.append(pdu[offset + 4 : offset + 4 + length])
+            offset += 4 + length
+    return found
+
+
 def query(assoc, *, msg_id: int = 1) -> list[tuple[int, Dataset | None]]:
     q = Dataset()
     q.QueryRetrieveLevel, q.PatientName = "STUDY", "*"
@@ -177,14 +190,18 @@ def test_the_listener_answers_c_find_through_the_stream():
 
 @pytest.mark.parametrize("syntax", SYNTAXES, ids=["explicit", "implicit"])
 @pytest.mark.parametrize("pre_encoded", [False, True], ids=["datasets", "pre-encoded"])
-def test_the_bytes_on_the_wire_are_pynetdicoms(syntax, pre_encoded, direct_writes):
+def test_the_pdvs_on_the_wire_are_pynetdicoms_one_pdu_per_answer(
+    syntax, pre_encoded, direct_writes
+):
     answers = [answer(n) for n in range(30)]
     pre = syntax if pre_encoded else None
     theirs, their_pdus = run(Scp(answers, pre_encode=pre), streamed=False, syntax=syntax)
     assert not direct_writes
     ours, our_pdus = run(Scp(answers, pre_encode=pre), streamed=True, syntax=syntax)
     assert direct_writes and len(direct_writes) < 30  # several answers per write
-    assert our_pdus == their_pdus
+    assert pdvs(our_pdus) == pdvs(their_pdus)
+    # pynetdicom sends the command set and the identifier in PDUs of their own.
+    assert (len(our_pdus), len(their_pdus)) == (31, 61)
     assert [status for status, _ in ours] == [PENDING] * 30 + [SUCCESS]
     assert [ds for _, ds in ours] == [ds for _, ds in theirs]
     assert str(ours[3][1].PatientName) == "Müller^Mimi3"
@@ -277,7 +294,7 @@ def test_tls_answers_go_through_pynetdicom(tmp_path, direct_writes):
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tmp_path / "cert.pem")
-    answers = [answer(n, text_bytes=5_000) for n in range(40)]
+    answers = [answer(n, text_bytes=5_000 if n % 2 else 500) for n in range(40)]
     scp = Scp(answers)
     with find_scp(scp, streamed=True, ssl_context=server) as (_, port):
         assoc = associate(port, max_pdu=4096, ssl_context=client)
@@ -286,6 +303,8 @@ def test_tls_answers_go_through_pynetdicom(tmp_path, direct_writes):
         finally:
             assoc.release()
     assert not direct_writes
+    # A small answer is one PDU; a large one its command set, then two data fragments.
+    assert len(assoc.pdus) == 20 * 1 + 20 * 3 + 1
     assert [status for status, _ in responses] == [PENDING] * 40 + [SUCCESS]
     assert [ds.StudyInstanceUID for _, ds in responses[:-1]] == [
         ds.StudyInstanceUID for ds in answers
@@ -353,7 +372,9 @@ def test_the_worklist_sends_what_pynetdicom_sent(
         monkeypatch.setattr(find_stream, "streamed_sop_classes", lambda: set())
         theirs, their_pdus = pull_worklist(port, syntax=syntax, max_pdu=max_pdu)
     assert [status for status, _ in ours] == [PENDING] * orders + [SUCCESS]
-    assert our_pdus == their_pdus
+    assert pdvs(our_pdus) == pdvs(their_pdus)
+    assert len(our_pdus) < len(their_pdus)
+    assert max(struct.unpack(">I", pdu[2:6])[0] for pdu in our_pdus) <= max_pdu
     assert ours == theirs
 
 
