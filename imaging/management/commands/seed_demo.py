@@ -3,7 +3,9 @@
 Creates a user per staff role, owners and patients of several species, the modalities that
 send to the portal, and sends a handful of synthetic studies to the running DICOM listener
 exactly as consoles do (C-STORE, one association per study), so they arrive under their
-patients. Running it again adds nothing: existing users, patients and studies are left alone.
+patients. When the reports app is installed it then writes the demo reports (`seed_reports`: a
+signed thorax report with a key image, a draft on the fetlock study). Running it again adds
+nothing: existing users, patients, studies and reports are left alone.
 """
 
 import logging
@@ -124,6 +126,15 @@ STUDIES = [
 ]  # fmt: skip
 
 
+# The run whose studies keep the same UIDs every time (--new-studies makes a fresh run).
+DEMO_RUN = "vetportal-demo"
+
+
+def demo_study_uid(key: str) -> str:
+    """The Study Instance UID of the demo study `key` ("thorax", "fetlock" …) as first sent."""
+    return _uid(DEMO_RUN, key)
+
+
 class Command(BaseCommand):
     help = "Create demo staff, owners and patients, and send demo studies to the running DICOM listener."
 
@@ -154,7 +165,7 @@ class Command(BaseCommand):
         self._staff()
         patients = self._patients()
         self._devices()
-        run = secrets.token_hex(8) if new_studies else "vetportal-demo"
+        run = secrets.token_hex(8) if new_studies else DEMO_RUN
         self.stdout.write(f"Sending studies to {ae_title} at {host}:{port}:")
         sent = 0
         for plan in STUDIES:
@@ -171,6 +182,9 @@ class Command(BaseCommand):
             # The worklist app books today's exams on the demo devices (referenced by name:
             # imaging does not import the apps above it).
             call_command("seed_worklist", stdout=self.stdout)
+        if apps.is_installed("reports"):
+            # The reports app writes a signed and a draft report on the studies just sent.
+            call_command("seed_reports", stdout=self.stdout)
         url = f"http://localhost:{settings.PORTAL_HTTP_PORT}/"
         self.stdout.write(
             self.style.SUCCESS(f"{sent} studies sent. Open {url} and log in as 'tech'.")
@@ -311,7 +325,7 @@ def _study_datasets(plan: DemoStudy, patient: Patient, *, run: str) -> list[Data
         "sex": patient.sex or "O",
         "neutered": patient.neutered or None,
         "charset": "ISO_IR 192",  # UTF-8, for names like Müller
-        "accession": plan.accession if run == "vetportal-demo" else f"D{run[:10].upper()}",
+        "accession": plan.accession if run == DEMO_RUN else f"D{run[:10].upper()}",
         "study_description": plan.description,
         "station_ae": plan.device_ae,
     }
