@@ -30,9 +30,8 @@ class PrintDestinationForm(forms.ModelForm):
     class Meta:
         model = PrintDestination
         fields = [
-            "name", "ae_title", "host", "port", "film_sizes", "default_film_size",
-            "orientation", "magnification", "medium_type", "tls", "tls_ca_file",
-            "tls_cert_file", "tls_key_file", "active",
+            *PrintDestination.ADDRESS_FIELDS, "film_sizes", "default_film_size",
+            "orientation", "magnification", "medium_type", *PrintDestination.TLS_FIELDS, "active",
         ]  # fmt: skip
         labels = {"magnification": "Magnification type", "orientation": "Default orientation"}
 

@@ -34,9 +34,8 @@ class DestinationForm(forms.ModelForm):
     class Meta:
         model = Destination
         fields = [
-            "name", "ae_title", "host", "port", "kind", "max_associations", "storage_commitment",
-            "query_retrieve", "preferred_transfer_syntax", "tls", "tls_ca_file", "tls_cert_file",
-            "tls_key_file", "active",
+            *Destination.ADDRESS_FIELDS, "kind", "max_associations", "storage_commitment",
+            "query_retrieve", "preferred_transfer_syntax", *Destination.TLS_FIELDS, "active",
         ]  # fmt: skip
 
     def _post_clean(self) -> None:

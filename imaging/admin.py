@@ -15,6 +15,11 @@ class DestinationAdmin(admin.ModelAdmin):
     list_display = ["name", "ae_title", "host", "port", "kind", "storage_commitment", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["name", "ae_title", "host"]
+    # Listed so the change form keeps this order: the inherited node fields would come first.
+    fields = [
+        *Destination.ADDRESS_FIELDS, "kind", *Destination.TLS_FIELDS, "preferred_transfer_syntax",
+        "max_associations", "storage_commitment", "query_retrieve", "active",
+    ]  # fmt: skip
 
 
 @admin.register(RoutingRule)

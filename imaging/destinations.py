@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 
 from imaging.dicom import scu
 from imaging.models import Destination, DestinationKind
-from imaging.send import destination_peer
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,7 @@ def destination_create(
 def destination_validate(destination: Destination) -> None:
     """Raise ValidationError with clinic-readable messages for a destination that cannot work."""
     destination.full_clean()
-    errors = {}
-    if not 1 <= destination.port <= 65535:
-        errors["port"] = "The port must be between 1 and 65535."
-    if "\\" in destination.ae_title or not destination.ae_title.isprintable():
-        errors["ae_title"] = "An AE title cannot contain backslashes or control characters."
+    errors = destination.address_errors()
     if destination.max_associations < 1:
         errors["max_associations"] = "Allow at least one connection at a time."
     if errors:
@@ -60,7 +55,7 @@ def destination_validate(destination: Destination) -> None:
 def destination_test_connection(*, destination: Destination) -> ConnectionCheck:
     """C-ECHO the destination and say in words what works or what to fix."""
     try:
-        seconds = scu.echo(destination_peer(destination))
+        seconds = scu.echo(destination.peer())
     except scu.TransportError as exc:
         return ConnectionCheck(ok=False, message=str(exc))
     return ConnectionCheck(

@@ -1,11 +1,16 @@
 """Studies, series and instances as they arrive, the devices that send them, and study history."""
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Patient
+
+if TYPE_CHECKING:
+    from imaging.dicom.scu import Peer
 
 # The association log lives in its own module; imported here so Django finds the model.
 from imaging.association_models import AssociationRecord  # noqa: F401
@@ -198,20 +203,65 @@ class DestinationKind(models.TextChoices):
     SPECIALIST = "specialist", "Specialist"
 
 
-class Destination(models.Model):
-    """A DICOM node the portal sends studies to."""
+class DicomNode(models.Model):
+    """A DICOM node the portal opens associations to: where it is, as whom, and over TLS or not."""
+
+    # The node's fields as forms and serializers list them: the address first, TLS later.
+    ADDRESS_FIELDS = ("name", "ae_title", "host", "port")
+    TLS_FIELDS = ("tls", "tls_ca_file", "tls_cert_file", "tls_key_file")
 
     name = models.CharField(max_length=64, unique=True)
     ae_title = models.CharField("AE title", max_length=16)
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField()
-    kind = models.CharField(
-        max_length=16, choices=DestinationKind.choices, default=DestinationKind.PACS
-    )
     tls = models.BooleanField("TLS", default=False)
     tls_ca_file = models.CharField("TLS CA certificate file", max_length=255, blank=True)
     tls_cert_file = models.CharField("TLS client certificate file", max_length=255, blank=True)
     tls_key_file = models.CharField("TLS client key file", max_length=255, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def address_errors(self) -> dict[str, str]:
+        """What `full_clean()` lets through but no association survives, in a clinic's words."""
+        errors = {}
+        if not 1 <= self.port <= 65535:
+            errors["port"] = "The port must be between 1 and 65535."
+        # PS3.5 6.2: an AE title is characters of the default repertoire, without backslash.
+        if "\\" in self.ae_title or not self.ae_title.isprintable():
+            errors["ae_title"] = "An AE title cannot contain backslashes or control characters."
+        return errors
+
+    def peer(self) -> "Peer":
+        """The node as the network code sees it (`imaging.dicom.scu`)."""
+        from imaging.dicom.scu import Peer  # the DICOM code imports the models: not at load
+
+        return Peer(
+            ae_title=self.ae_title,
+            host=self.host,
+            port=self.port,
+            tls=self.tls,
+            tls_ca_file=self.tls_ca_file,
+            tls_cert_file=self.tls_cert_file,
+            tls_key_file=self.tls_key_file,
+        )
+
+
+class Destination(DicomNode):
+    """A DICOM node the portal sends studies to."""
+
+    kind = models.CharField(
+        max_length=16, choices=DestinationKind.choices, default=DestinationKind.PACS
+    )
     preferred_transfer_syntax = models.CharField(
         max_length=64, blank=True, help_text="Transfer syntax UID to propose first (optional)"
     )
@@ -224,13 +274,6 @@ class Destination(models.Model):
     query_retrieve = models.BooleanField(
         default=False, help_text="Answers C-FIND, so what arrived can be checked"
     )
-    active = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
 
     @property
     def confirms(self) -> bool:

@@ -210,8 +210,6 @@ def send_job_verify(*, job_id: int, recheck: bool = False) -> None:
             finished_at=timezone.now(),
         )
         return
-    from imaging.send import destination_peer
-
     # The destination knows the UIDs as they were sent (changed by an anonymizing transform).
     transform = send_transforms.send_transform_for(job.transform)
     there = transform.uid if transform is not None else str
@@ -223,7 +221,7 @@ def send_job_verify(*, job_id: int, recheck: bool = False) -> None:
     )
     try:
         found = scu.find_instance_uids(
-            destination_peer(job.destination),
+            job.destination.peer(),
             study_uid=there(job.study.study_instance_uid),
             series_uids=series_uids,
         )

@@ -44,18 +44,6 @@ class SendError(ValueError):
     """A send cannot be created or changed as asked; `str(e)` says why."""
 
 
-def destination_peer(destination: Destination) -> scu.Peer:
-    return scu.Peer(
-        ae_title=destination.ae_title,
-        host=destination.host,
-        port=destination.port,
-        tls=destination.tls,
-        tls_ca_file=destination.tls_ca_file,
-        tls_cert_file=destination.tls_cert_file,
-        tls_key_file=destination.tls_key_file,
-    )
-
-
 def _queue_run(job_id: int, countdown: float | None = None) -> None:
     from imaging import tasks  # tasks wrap this module: import at call time
 
@@ -250,7 +238,7 @@ def _send_pending(
     if destination.storage_commitment:
         contexts.insert(0, (StorageCommitmentPushModel, scu.UNCOMPRESSED))
     progress = _Progress(job, attempt, watch, total=len(items))
-    peer = destination_peer(destination)
+    peer = destination.peer()
     try:
         transform = send_transforms.send_transform_for(job.transform)
     except send_transforms.UnknownTransform as exc:

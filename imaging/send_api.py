@@ -18,9 +18,9 @@ class DestinationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Destination
         fields = [
-            "id", "name", "ae_title", "host", "port", "kind", "tls", "tls_ca_file",
-            "tls_cert_file", "tls_key_file", "preferred_transfer_syntax", "max_associations",
-            "storage_commitment", "query_retrieve", "active",
+            "id", *Destination.ADDRESS_FIELDS, "kind", *Destination.TLS_FIELDS,
+            "preferred_transfer_syntax", "max_associations", "storage_commitment",
+            "query_retrieve", "active",
         ]  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:

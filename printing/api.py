@@ -28,9 +28,8 @@ class PrintDestinationSerializer(serializers.ModelSerializer):
     class Meta:
         model = PrintDestination
         fields = [
-            "id", "name", "ae_title", "host", "port", "film_sizes", "default_film_size",
-            "orientation", "magnification", "medium_type", "tls", "tls_ca_file",
-            "tls_cert_file", "tls_key_file", "active",
+            "id", *PrintDestination.ADDRESS_FIELDS, "film_sizes", "default_film_size",
+            "orientation", "magnification", "medium_type", *PrintDestination.TLS_FIELDS, "active",
         ]  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:

@@ -55,11 +55,7 @@ class PrinterCheck:
 def print_destination_validate(destination: PrintDestination) -> None:
     """Raise ValidationError with clinic-readable messages for a printer that cannot work."""
     destination.full_clean()
-    errors = {}
-    if not 1 <= destination.port <= 65535:
-        errors["port"] = "The port must be between 1 and 65535."
-    if "\\" in destination.ae_title or not destination.ae_title.isprintable():
-        errors["ae_title"] = "An AE title cannot contain backslashes or control characters."
+    errors = destination.address_errors()
     unknown = [size for size in destination.film_sizes or [] if size not in FILM_SIZES]
     if unknown:
         errors["film_sizes"] = f"Unknown film size {', '.join(unknown)}."
@@ -71,17 +67,10 @@ def print_destination_validate(destination: PrintDestination) -> None:
 
 
 def print_destination_target(destination: PrintDestination) -> dicom_print.PrinterTarget:
-    peer = scu.Peer(
-        ae_title=destination.ae_title,
-        host=destination.host,
-        port=destination.port,
-        tls=destination.tls,
-        tls_ca_file=destination.tls_ca_file,
-        tls_cert_file=destination.tls_cert_file,
-        tls_key_file=destination.tls_key_file,
-    )
     return dicom_print.PrinterTarget(
-        peer=peer, name=destination.name, film_sizes=tuple(destination.film_sizes or ())
+        peer=destination.peer(),
+        name=destination.name,
+        film_sizes=tuple(destination.film_sizes or ()),
     )
 
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from imaging.models import Instance, Study
+from imaging.models import DicomNode, Instance, Study
 
 # PS3.3 C.13.8 Film Size ID defined terms, with their size in inches (width, height) in
 # portrait orientation.
@@ -56,13 +56,9 @@ class MediumType(models.TextChoices):
     BLUE_FILM = "BLUE FILM", "Blue film"
 
 
-class PrintDestination(models.Model):
+class PrintDestination(DicomNode):
     """A DICOM printer or film camera (a Basic Grayscale Print Management SCP)."""
 
-    name = models.CharField(max_length=64, unique=True)
-    ae_title = models.CharField("AE title", max_length=16)
-    host = models.CharField(max_length=255)
-    port = models.PositiveIntegerField()
     film_sizes = models.JSONField(
         default=list, help_text="Film Size IDs the printer offers (PS3.3 C.13.8)"
     )
@@ -78,21 +74,6 @@ class PrintDestination(models.Model):
     medium_type = models.CharField(
         max_length=10, choices=MediumType.choices, default=MediumType.BLUE_FILM
     )
-    tls = models.BooleanField("TLS", default=False)
-    tls_ca_file = models.CharField("TLS CA certificate file", max_length=255, blank=True)
-    tls_cert_file = models.CharField("TLS client certificate file", max_length=255, blank=True)
-    tls_key_file = models.CharField("TLS client key file", max_length=255, blank=True)
-    active = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
 
     def offered_film_sizes(self) -> list[str]:
         """The film sizes to choose from: those configured, else the default one."""

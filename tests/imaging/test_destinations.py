@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 
 from bench.processes import free_port
 from imaging.destinations import destination_create, destination_test_connection
+from imaging.dicom import scu
 from imaging.models import Destination
 from tests.conftest import require_executable
 from tests.send_peers import destination_for, orthanc, pynetdicom_scp
@@ -71,6 +72,32 @@ def test_an_ae_title_too_long_is_refused():
     with pytest.raises(ValidationError) as caught:
         destination_create(name="X", ae_title="A" * 17, host="h", port=104)
     assert "ae_title" in caught.value.message_dict
+
+
+def test_a_port_out_of_range_and_a_backslash_in_the_ae_title_are_refused():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        destination_create(name="X", ae_title="PACS\\1", host="h", port=70000)
+    assert caught.value.message_dict == {
+        "port": ["The port must be between 1 and 65535."],
+        "ae_title": ["An AE title cannot contain backslashes or control characters."],
+    }
+
+
+def test_a_tls_destination_is_reached_with_its_address_and_certificates():
+    destination = Destination(
+        name="Referral PACS", ae_title="REFPACS", host="pacs.example.org", port=2762, tls=True,
+        tls_ca_file="/etc/portal/ca.pem", tls_cert_file="/etc/portal/portal.crt",
+        tls_key_file="/etc/portal/portal.key",
+    )  # fmt: skip
+    assert destination.peer() == scu.Peer(
+        ae_title="REFPACS", host="pacs.example.org", port=2762, tls=True,
+        tls_ca_file="/etc/portal/ca.pem", tls_cert_file="/etc/portal/portal.crt",
+        tls_key_file="/etc/portal/portal.key",
+    )  # fmt: skip
+    assert destination.where == "pacs.example.org:2762"
+    assert str(destination) == "Referral PACS (REFPACS@pacs.example.org:2762)"
 
 
 def test_the_command_adds_lists_and_echoes(capsys):
