@@ -6,24 +6,23 @@ without JavaScript the form posts every file here and the results are shown the 
 
 from __future__ import annotations
 
-import re
 import uuid
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.models import Patient
 from imaging.convert import ENDOSCOPY, OTHER
-from imaging.convert.extract import NoMedia, instance_media_open, is_document, is_video
+from imaging.convert.extract import is_document, is_video
 from imaging.media_api import MediaAttachInput, media_attach_request
+from imaging.media_http import media_response
 from imaging.models import Instance, Study
 
 from .views import permission
 
 ACCEPT = ".jpg,.jpeg,.png,.mp4,.m4v,.pdf,image/jpeg,image/png,video/mp4,application/pdf"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _page(request: HttpRequest, *, patient: Patient, study: Study | None) -> HttpResponse:
@@ -100,44 +99,3 @@ def instance_media(request: HttpRequest, pk: int, uid: str) -> HttpResponse:
     ):
         raise Http404("This instance holds no such video or document.")
     return media_response(request, instance)
-
-
-def media_response(request: HttpRequest, instance: Instance) -> HttpResponse:
-    """The media as a (partial, RFC 9110 14) response; the stored file stays open while it streams."""
-    opened = instance_media_open(instance)
-    try:
-        media, handle = opened.__enter__()
-    except (NoMedia, FileNotFoundError) as exc:
-        raise Http404("The video or document cannot be read.") from exc
-    start, stop, partial = 0, media.length, False
-    match = _RANGE.match(request.headers.get("Range", "").strip())
-    if match and (match[1] or match[2]):
-        if match[1]:
-            start = int(match[1])
-            stop = min(media.length, int(match[2]) + 1) if match[2] else media.length
-        else:
-            start = max(0, media.length - int(match[2]))
-        if start >= media.length or start >= stop:
-            opened.__exit__(None, None, None)
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{media.length}"
-            return response
-        partial = True
-
-    def body():
-        try:
-            yield from media.read(handle, start, stop)
-        finally:
-            opened.__exit__(None, None, None)
-
-    response = StreamingHttpResponse(
-        body(), content_type=media.content_type, status=206 if partial else 200
-    )
-    response["Content-Length"] = str(stop - start)
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
-    if partial:
-        response["Content-Range"] = f"bytes {start}-{stop - 1}/{media.length}"
-    if media.content_type == "application/pdf":
-        response["Content-Disposition"] = f'inline; filename="{instance.sop_instance_uid}.pdf"'
-    return response

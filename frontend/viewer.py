@@ -13,9 +13,9 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
-from pydicom.uid import EncapsulatedPDFStorage, MPEGTransferSyntaxes
 
 from clinic.models import Patient
+from imaging import media_http
 from imaging import viewer_config as builder
 from imaging.models import Study
 
@@ -54,21 +54,14 @@ def _thumbnail(series) -> str:
     return reverse("series-thumbnail", args=[series.pk]) + f"?v={series.instance_count}"
 
 
+def _media_url(series, sop_uid: str, kind: str) -> str:
+    name = "instance-video" if kind == media_http.VIDEO else "instance-document"
+    return reverse(name, args=[series.study_id, sop_uid])
+
+
 def series_media(series) -> dict | None:
     """Where the viewer plays a video series or opens a PDF series (the first instance's)."""
-    first = (
-        series.instances.order_by("instance_number", "pk")
-        .values("sop_instance_uid", "transfer_syntax_uid", "sop_class_uid")
-        .first()
-    )
-    if first is None:
-        return None
-    args = [series.study_id, first["sop_instance_uid"]]
-    if first["transfer_syntax_uid"] in MPEGTransferSyntaxes:
-        return {"kind": "video", "url": reverse("instance-video", args=args)}
-    if first["sop_class_uid"] == EncapsulatedPDFStorage:
-        return {"kind": "document", "url": reverse("instance-document", args=args)}
-    return None
+    return media_http.series_media(series, _media_url)
 
 
 def viewer_config(request: HttpRequest, study: Study) -> dict:

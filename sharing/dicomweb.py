@@ -17,7 +17,7 @@ from django.urls import Resolver404, resolve
 
 from imaging.dicomweb import multipart
 from imaging.dicomweb.errors import error_response
-from imaging.models import Instance
+from imaging.models import Instance, Series
 from sharing.access import access_record_request
 from sharing.anonymize import Anonymizer
 from sharing.export import instance_bytes, share_anonymizer
@@ -89,7 +89,7 @@ def share_dicomweb(request: HttpRequest, share: Share, rest: str) -> HttpRespons
     else:
         response = match.func(request, *match.args, **match.kwargs)
     if response.status_code == 200 and match.url_name in _SERIES_VIEWS:
-        _log_series_viewed(request, share, match.kwargs["series"])
+        series_viewed_log(request, share, match.kwargs["series"])
     if anonymizer is not None and response.status_code == 200:
         content_type = response.get("Content-Type", "")
         if content_type.startswith("application/dicom+json") and not response.streaming:
@@ -127,8 +127,10 @@ def _bytes(instance: Instance, anonymizer: Anonymizer):
     yield from instance_bytes(instance, anonymizer)
 
 
-def _log_series_viewed(request: HttpRequest, share: Share, series_uid: str) -> None:
-    """One "viewed series" entry per series and visit (a viewer asks for it many times)."""
+def series_viewed_log(request: HttpRequest, share: Share, series_uid: str) -> None:
+    """One "viewed series" entry per series and visit (a viewer asks for it many times).
+
+    `series_uid` is the stored (real) UID of a series the share opens."""
     seen = request.session.get(_SESSION_VIEWED, [])
     key = f"{share.pk}:{series_uid}"
     if key in seen:
@@ -137,8 +139,7 @@ def _log_series_viewed(request: HttpRequest, share: Share, series_uid: str) -> N
     anonymizer = share_anonymizer(share)
     shown = anonymizer.uid(series_uid) if anonymizer else series_uid
     description = (
-        share_series(share)
-        .filter(series_instance_uid=series_uid)
+        Series.objects.filter(study_id=share.study_id, series_instance_uid=series_uid)
         .values_list("description", flat=True)
         .first()
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from pydicom.uid import MPEGTransferSyntaxes
 
 from imaging.dicomweb.scope import Scope
 from imaging.models import Instance, Series, Study
+from reports.models import Report
 from sharing.anonymize import ENCAPSULATED_PDF
 from sharing.models import Share
 
@@ -38,6 +40,38 @@ def share_instances(share: Share) -> QuerySet[Instance]:
 
 def share_series(share: Share) -> QuerySet[Series]:
     return Series.objects.filter(pk__in=share_instances(share).values("series_id"))
+
+
+def share_documents(share: Share) -> QuerySet[Instance]:
+    """The PDFs added to the study (referral letters, lab results) that the share's viewer opens.
+
+    None on an anonymized share: a PDF's text names the owner and the animal and cannot be
+    cleaned. Never the report's own Encapsulated PDF, which goes as the report PDF (with
+    "include report", once signed). Not in DICOMweb or the ZIP: only the viewer opens them.
+    """
+    if share.anonymize:
+        return Instance.objects.none()
+    report_series = Report.objects.filter(study_id=share.study_id).exclude(dicom_series_uid="")
+    rows = Instance.objects.filter(
+        series__study_id=share.study_id, sop_class_uid=ENCAPSULATED_PDF
+    ).exclude(series__series_instance_uid__in=report_series.values("dicom_series_uid"))
+    if share.series_uids:
+        rows = rows.filter(series__series_instance_uid__in=share.series_uids)
+    return rows
+
+
+def share_media_instances(share: Share) -> QuerySet[Instance]:
+    """The videos and PDFs the share's viewer plays or opens (`sharing.media`)."""
+    videos = share_instances(share).filter(transfer_syntax_uid__in=MPEGTransferSyntaxes)
+    return videos | share_documents(share)
+
+
+def share_viewer_series(share: Share) -> QuerySet[Series]:
+    """The series of the share's viewer: its DICOMweb series and the PDF series it opens."""
+    return Series.objects.filter(
+        Q(pk__in=share_instances(share).values("series_id"))
+        | Q(pk__in=share_documents(share).values("series_id"))
+    )
 
 
 def share_scope(request: HttpRequest) -> Scope | None:

@@ -22,18 +22,29 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
-# The viewer decodes images in WebAssembly and web workers.
+# The viewer decodes images in WebAssembly and web workers, plays a shared video and frames a
+# shared PDF (both from the share's media door, sharing/media.py).
 VIEWER_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
     "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:"
+).replace("connect-src 'self'", "connect-src 'self'; media-src 'self'; frame-src 'self'")
+# A shared PDF may be framed by the share's own viewer page, by no other site.
+FRAMED_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "frame-ancestors 'none'", "frame-ancestors 'self'"
 )
 
 
-def protected_headers(response: HttpResponse, *, viewer: bool = False) -> HttpResponse:
+def protected_headers(
+    response: HttpResponse, *, viewer: bool = False, framed: bool = False
+) -> HttpResponse:
+    """The share headers; `viewer` for the viewer page, `framed` for what the viewer frames."""
     response["Referrer-Policy"] = "no-referrer"
-    response["Content-Security-Policy"] = (
-        VIEWER_CONTENT_SECURITY_POLICY if viewer else CONTENT_SECURITY_POLICY
-    )
-    response["X-Frame-Options"] = "DENY"
+    if viewer:
+        response["Content-Security-Policy"] = VIEWER_CONTENT_SECURITY_POLICY
+    elif framed:
+        response["Content-Security-Policy"] = FRAMED_CONTENT_SECURITY_POLICY
+    else:
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["X-Frame-Options"] = "SAMEORIGIN" if framed else "DENY"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store, private"
     response["Pragma"] = "no-cache"

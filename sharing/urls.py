@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from sharing import annotations, viewer, views
+from sharing import annotations, media, viewer, views
 
 app_name = "sharing"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("v/<int:pk>/report.pdf", views.share_report, name="report"),
     path("v/<int:pk>/reply", views.share_reply, name="reply"),
     path("v/<int:pk>/viewer", viewer.share_viewer, name="viewer"),
+    path("v/<int:pk>/media/<str:uid>", media.share_media, name="media"),
     path("v/<int:pk>/annotations/", annotations.share_annotation_list, name="annotations"),
     path(
         "v/<int:pk>/annotations/<int:ann_pk>/",

@@ -1,6 +1,7 @@
 """The study in the portal's own viewer, under a share: images through the share's DICOMweb door,
-annotations through the share's annotation door (`sharing.annotations`): the specialist's own
-measurements saved under the share, the clinic's (when the share includes them) read-only.
+videos and PDFs through its media door (`sharing.media`), annotations through the share's
+annotation door (`sharing.annotations`): the specialist's own measurements saved under the
+share, the clinic's (when the share includes them) read-only.
 
 The viewer page (frontend/templates/frontend/viewer.html and its bundle) is the staff one, fed
 a configuration that points every request at the share's doors.
@@ -17,8 +18,9 @@ from django.urls import reverse
 
 from imaging.viewer_config import build_viewer_config, viewer_bundle
 from sharing.export import share_anonymizer
+from sharing.media import share_media_url
 from sharing.models import Share
-from sharing.scope import share_series
+from sharing.scope import share_series, share_viewer_series
 from sharing.security import protected_headers, session_share
 from sharing.summary import patient_summary
 
@@ -48,18 +50,23 @@ def share_viewer_config(request: HttpRequest, share: Share) -> dict:
     name = "Anonymized" if share.anonymize else facts.get("Patient", "")
     # The share's annotation door: its list takes new ones, "<id>/" appended addresses one.
     annotations = reverse("sharing:annotations", args=[share.pk])
+    in_dicomweb = set(share_series(share).values_list("pk", flat=True))
     return build_viewer_config(
         study=study,
         uid=uid,
         study_url=reverse("sharing:study", args=[share.pk]),
         study_date="" if share.anonymize or not study.study_date else study.study_date.isoformat(),
-        series=share_series(share).order_by("series_number", "received_at", "pk"),
+        series=share_viewer_series(share).order_by("series_number", "received_at", "pk"),
         dicomweb_root=web,
         # No export into the study and no key images: those are the clinic's.
         api={"annotations": annotations, "annotation": annotations},
+        # A PDF series is not in the DICOMweb door: its tile shows its modality instead.
         thumbnail_url=lambda row: (
             f"{web}/studies/{study_uid}/series/{uid(row.series_instance_uid)}/thumbnail"
+            if row.pk in in_dicomweb
+            else ""
         ),
+        media_url=share_media_url(share),
         patient={
             "name": name,
             "species": facts.get("Species", ""),
